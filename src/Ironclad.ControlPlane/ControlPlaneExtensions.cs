@@ -1,0 +1,43 @@
+// The control plane's surface for the composition root: services, the middleware that must wrap
+// every request, and the endpoint groups. Host calls these three and nothing else, so adding an
+// endpoint group (Arm/, KeyVault/, Identity/) never touches Host.
+using Ironclad.ControlPlane.Errors;
+using Ironclad.ControlPlane.Health;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Ironclad.ControlPlane;
+
+public static class ControlPlaneExtensions
+{
+    public static IServiceCollection AddControlPlane(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.AddRoutingCore();
+        services.Configure<JsonOptions>(options =>
+        {
+            options.SerializerOptions.DefaultIgnoreCondition = ControlPlaneJsonContext.Default.Options.DefaultIgnoreCondition;
+            options.SerializerOptions.TypeInfoResolverChain.Insert(0, ControlPlaneJsonContext.Default);
+        });
+        return services;
+    }
+
+    /// <summary>Middleware that must run before routing: the error envelope.</summary>
+    public static IApplicationBuilder UseControlPlane(this IApplicationBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.UseAzureErrorEnvelope();
+        app.UseRouting();
+        return app;
+    }
+
+    /// <summary>Every endpoint group. Later: Resource Manager, Key Vault, Identity.</summary>
+    public static IEndpointRouteBuilder MapControlPlane(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        endpoints.MapHealth();
+        return endpoints;
+    }
+}

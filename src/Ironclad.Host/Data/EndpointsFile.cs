@@ -1,0 +1,27 @@
+// DIR/endpoints.json: how tools and tests find a running server instead of guessing. Invariants:
+// it is written only after the HTTPS listener is bound (a reader that sees it can connect at
+// once), atomically and with mode 0600 (it will carry a bootstrap secret), and it is removed when
+// the server starts and when it stops cleanly, so it never describes a server that is not running.
+// Add a field by adding a property to ServerEndpoints; the JSON stays one flat object.
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Ironclad.Host.Data;
+
+/// <summary>The content of endpoints.json. Later: nbd, tenantId, subscriptionId, bootstrap client.</summary>
+/// <param name="Url">HTTPS base URL of the control plane, e.g. https://127.0.0.1:8443.</param>
+/// <param name="CaCertificate">Absolute path of the local CA certificate (PEM) clients must trust.</param>
+/// <param name="Pid">Process id of the server that wrote the file.</param>
+internal sealed record ServerEndpoints(string Url, string CaCertificate, int Pid);
+
+internal static class EndpointsFile
+{
+    public static void Write(string path, ServerEndpoints endpoints) =>
+        AtomicFile.WriteOwnerOnly(path, JsonSerializer.SerializeToUtf8Bytes(endpoints, EndpointsJsonContext.Default.ServerEndpoints));
+
+    public static void Delete(string path) => File.Delete(path);
+}
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true)]
+[JsonSerializable(typeof(ServerEndpoints))]
+internal sealed partial class EndpointsJsonContext : JsonSerializerContext;

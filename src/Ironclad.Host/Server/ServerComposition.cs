@@ -1,0 +1,68 @@
+// Composition root of `ironclad server`: which roles run in the process and how they are wired.
+// Today: the HTTPS control plane (Kestrel + Ironclad.ControlPlane) and the volume store. The NBD
+// listener joins here (see "Roles" below); nothing outside this file decides what runs.
+using Ironclad.ControlPlane;
+using Ironclad.Host.Tls;
+using Ironclad.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Ironclad.Host.Server;
+
+internal static class ServerComposition
+{
+    /// <summary>How long in-flight requests (later: NBD flushes) get to finish after SIGTERM.</summary>
+    public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(10);
+
+    public static WebApplication Build(
+        ServerSettings settings, Data.DataDirectory dataDirectory, TlsMaterial tls, VolumeStore volumes, ILoggerFactory loggerFactory, TimeProvider time)
+    {
+        // The empty builder reads no appsettings.json, environment variables or command line:
+        // the process is configured by its own options only, so a stray ASPNETCORE_URLS cannot
+        // open a second, plain-HTTP listener.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions
+        {
+            ApplicationName = "ironclad",
+            EnvironmentName = Environments.Production,
+            ContentRootPath = dataDirectory.FullPath,
+        });
+
+        builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddSingleton(time);
+        builder.Services.AddSingleton(dataDirectory);
+        builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = ShutdownTimeout);
+        // ServerRunner logs start and stop itself, as structured events.
+        builder.Services.Configure<ConsoleLifetimeOptions>(options => options.SuppressStatusMessages = true);
+
+        builder.WebHost.UseKestrelCore();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            // HTTPS only: there is no plain-HTTP listener at all (the SDKs refuse tokens over HTTP).
+            kestrel.Listen(settings.BindAddress, settings.Port, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                listen.UseHttps(tls.ServerCertificate);
+            });
+        });
+
+        builder.Services.AddControlPlane();
+
+        // ── Roles ────────────────────────────────────────────────────────────────────────────
+        // Storage engine (Ironclad.Storage): the volume store in DIR/volumes, opened (recovered)
+        // by ServerRunner before the listeners and closed after them. It knows nothing of HTTP.
+        builder.Services.AddSingleton(volumes);
+        // NBD listener: a hosted service started with the host, bound before endpoints.json is
+        // written; ServerRunner then adds its address to ServerEndpoints (field `nbd`).
+        // ─────────────────────────────────────────────────────────────────────────────────────
+
+        var app = builder.Build();
+        app.UseControlPlane();
+        app.MapControlPlane();
+        return app;
+    }
+}
