@@ -1,11 +1,11 @@
 // In-process tests of the `server` command line and of the pieces that need no process: defaults,
 // the URL published in endpoints.json, and the data directory lock.
-using Ironclad.Testing;
 using System.Net;
 using Ironclad.Host.Commands;
 using Ironclad.Host.Data;
 using Ironclad.Host.Logging;
 using Ironclad.Host.Server;
+using Ironclad.Testing;
 
 namespace Ironclad.Host.Tests;
 

@@ -1,8 +1,8 @@
 // Errors from the real server carry Azure's envelope and x-ms-error-code, whatever produced them.
-using Ironclad.Testing;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Ironclad.Testing;
 using Ironclad.Testing.Processes;
 
 namespace Ironclad.Host.Tests;

@@ -1,7 +1,7 @@
 // SIGTERM and SIGINT stop the real server cleanly: exit code 0, a "stopped" log line, and no
 // endpoints.json left behind describing a server that is gone.
-using Ironclad.Testing;
 using System.Runtime.InteropServices;
+using Ironclad.Testing;
 using Ironclad.Testing.Processes;
 
 namespace Ironclad.Host.Tests;

@@ -1,8 +1,8 @@
 // Expected start failures: one clear sentence on stderr, exit code 1, no stack trace, and nothing
 // disturbed (the file that was not a directory, the server that already owned the directory).
-using Ironclad.Testing;
 using System.Net;
 using System.Net.Sockets;
+using Ironclad.Testing;
 using Ironclad.Testing.Processes;
 
 namespace Ironclad.Host.Tests;

@@ -1,10 +1,10 @@
 // The real `ironclad server` process on a fresh and on a reused data directory: files and modes,
 // endpoints.json, HTTPS served with a certificate that only the generated CA validates.
-using Ironclad.Testing;
 using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using Ironclad.Testing;
 using Ironclad.Testing.Processes;
 
 namespace Ironclad.Host.Tests;

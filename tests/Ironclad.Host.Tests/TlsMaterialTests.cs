@@ -1,10 +1,10 @@
 // In-process tests of the TLS material rules: the CA is created once and never replaced, the server
 // certificate is reused while it fits and re-issued from the same CA when it does not.
-using Ironclad.Testing;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Ironclad.Host.Server;
 using Ironclad.Host.Tls;
+using Ironclad.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Ironclad.Host.Tests;
