@@ -12,7 +12,7 @@ public static class Seeds
     public static int FromEnvironmentOrRandom(ITestOutputHelper? output = null)
     {
         var text = Environment.GetEnvironmentVariable(EnvironmentVariable);
-        var seed = int.TryParse(text, out var fixedSeed) ? fixedSeed : Random.Shared.Next();
+        var seed = int.TryParse(text, out var fixedSeed) ? fixedSeed : System.Security.Cryptography.RandomNumberGenerator.GetInt32(int.MaxValue);
         (output ?? TestContext.Current.TestOutputHelper)?.WriteLine($"seed={seed} (replay with {EnvironmentVariable}={seed})");
         return seed;
     }

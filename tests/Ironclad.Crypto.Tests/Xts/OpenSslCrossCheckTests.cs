@@ -4,6 +4,7 @@
 using Ironclad.Crypto.Keys;
 using Ironclad.Crypto.Tests.Support;
 using Ironclad.Crypto.Xts;
+using Ironclad.Testing;
 
 namespace Ironclad.Crypto.Tests.Xts;
 
@@ -16,7 +17,7 @@ public sealed class OpenSslCrossCheckTests
     public void Encrypt_and_decrypt_match_OpenSSL_on_random_spans()
     {
         LibCryptoXts.Require();
-        var seed = TestSeed.FromEnvironmentOrRandom();
+        var seed = Seeds.FromEnvironmentOrRandom();
         var random = new Random(seed);
         for (var round = 0; round < RoundCount; round++)
         {
@@ -47,7 +48,7 @@ public sealed class OpenSslCrossCheckTests
     public void Data_units_of_any_block_count_and_tweak_match_OpenSSL_and_the_reference()
     {
         LibCryptoXts.Require();
-        var seed = TestSeed.FromEnvironmentOrRandom();
+        var seed = Seeds.FromEnvironmentOrRandom();
         var random = new Random(seed);
 
         // 1-40 blocks covers the partial-batch tail (< 8 blocks) after 0 to 5 whole batches.

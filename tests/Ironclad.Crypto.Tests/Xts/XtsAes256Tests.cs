@@ -3,6 +3,7 @@
 using Ironclad.Crypto.Keys;
 using Ironclad.Crypto.Tests.Support;
 using Ironclad.Crypto.Xts;
+using Ironclad.Testing;
 
 namespace Ironclad.Crypto.Tests.Xts;
 
@@ -11,7 +12,7 @@ public sealed class XtsAes256Tests
     [Fact]
     public void Decrypt_inverts_encrypt_for_every_unit()
     {
-        var seed = TestSeed.FromEnvironmentOrRandom();
+        var seed = Seeds.FromEnvironmentOrRandom();
         var random = new Random(seed);
         using var key = DataKey.Generate();
         using var cipher = new XtsAes256(key);
@@ -50,7 +51,7 @@ public sealed class XtsAes256Tests
     [Fact]
     public void Encrypt_and_decrypt_in_place_equal_out_of_place()
     {
-        var seed = TestSeed.FromEnvironmentOrRandom();
+        var seed = Seeds.FromEnvironmentOrRandom();
         var random = new Random(seed);
         using var key = DataKey.Generate();
         using var cipher = new XtsAes256(key);
@@ -71,7 +72,7 @@ public sealed class XtsAes256Tests
     {
         const int threadCount = 8;
         const int iterationCount = 200;
-        var seed = TestSeed.FromEnvironmentOrRandom();
+        var seed = Seeds.FromEnvironmentOrRandom();
         var random = new Random(seed);
         using var key = DataKey.Generate();
         using var cipher = new XtsAes256(key);
