@@ -27,6 +27,29 @@ internal static class FileSync
         }
     }
 
+    /// <summary>posix_fadvise(DONTNEED) over the whole file: clean pages leave the page cache.</summary>
+    public static void DropCachedPages(SafeFileHandle handle)
+    {
+        var added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            const int PosixFadviseDontNeed = 4;
+            var rc = NativeMethods.posix_fadvise(handle.DangerousGetHandle(), 0, 0, PosixFadviseDontNeed);
+            if (rc != 0)
+            {
+                throw new IOException($"posix_fadvise failed (error {rc}).");
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
     /// <summary>Deallocates [offset, offset+length) without changing the file size. Returns false if the file system cannot punch holes.</summary>
     public static bool TryPunchHole(SafeFileHandle handle, long offsetBytes, long lengthBytes)
     {

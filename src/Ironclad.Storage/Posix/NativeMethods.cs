@@ -20,6 +20,9 @@ internal static partial class NativeMethods
     [LibraryImport("libc", SetLastError = true)]
     internal static partial int fallocate(nint fd, int mode, long offset, long len);
 
+    [LibraryImport("libc")]
+    internal static partial int posix_fadvise(nint fd, long offset, long len, int advice);
+
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Open(string path, int flags);
 
