@@ -53,23 +53,32 @@ public sealed partial class VolumeStore
 
             var dataGeneration = Volatile.Read(ref _dataGeneration);
             var pending = _journal.TakePending();
-            try
-            {
-                _dataFiles.SyncDirty();
-                _journal.Segment.AppendDurably(pending.Bytes);
-            }
-            catch (Exception e)
-            {
-                Fail(e);
-                throw new StorageException(StorageError.Closed, "The store could not make data durable and has stopped.", e);
-            }
-            finally
-            {
-                _journal.ReturnBuffer(pending);
-            }
-
-            MarkDurable(dataGeneration, pending.LastSequence);
+            MakeDurable(_journal.Segment, pending, dataGeneration);
         }
+    }
+
+    /// <summary>
+    /// The commit step, commit lock held: fdatasync the data files, then append and fdatasync the
+    /// records, then publish what is durable. Any failure stops the store (fail-stop).
+    /// </summary>
+    private void MakeDurable(JournalSegment segment, PendingRecords pending, long dataGeneration)
+    {
+        try
+        {
+            _dataFiles.SyncDirty();
+            segment.AppendDurably(pending.Bytes);
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+            throw new StorageException(StorageError.Closed, "The store could not make data durable and has stopped.", e);
+        }
+        finally
+        {
+            _journal.ReturnBuffer(pending);
+        }
+
+        MarkDurable(dataGeneration, pending.LastSequence);
     }
 
     private bool IsDurable(long dataGeneration, ulong sequence) =>
@@ -117,22 +126,7 @@ public sealed partial class VolumeStore
                     image = CaptureImage(next.Generation, pending.LastSequence);
                 }
 
-                try
-                {
-                    _dataFiles.SyncDirty();
-                    previous.AppendDurably(pending.Bytes);
-                }
-                catch (Exception e)
-                {
-                    Fail(e);
-                    throw new StorageException(StorageError.Closed, "The store could not make data durable and has stopped.", e);
-                }
-                finally
-                {
-                    _journal.ReturnBuffer(pending);
-                }
-
-                MarkDurable(dataGeneration, pending.LastSequence);
+                MakeDurable(previous, pending, dataGeneration);
             }
 
             CheckpointFile.Write(_metaDirectory, image);
