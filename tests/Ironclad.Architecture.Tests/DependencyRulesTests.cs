@@ -13,7 +13,8 @@ public sealed class DependencyRulesTests
         ["Ironclad.Crypto"] = [],
         ["Ironclad.Storage"] = ["Ironclad.Crypto"],
         ["Ironclad.ControlPlane"] = [],
-        ["ironclad"] = ["Ironclad.Crypto", "Ironclad.Storage", "Ironclad.ControlPlane"],
+        ["Ironclad.Nbd"] = [],
+        ["ironclad"] = ["Ironclad.Crypto", "Ironclad.Storage", "Ironclad.ControlPlane", "Ironclad.Nbd"],
     };
 
     private static readonly string[] MayUseAspNetCore = ["Ironclad.ControlPlane", "ironclad"];

@@ -12,6 +12,9 @@ public sealed class ServerArgumentTests
     [InlineData("--port", "70000", "70000")]
     [InlineData("--port", "-5", "'-5'")]
     [InlineData("--bind", "not-an-address", "'not-an-address'")]
+    [InlineData("--nbd-port", "abc", "'abc' as a port for option '--nbd-port'")]
+    [InlineData("--nbd-port", "65536", "65536")]
+    [InlineData("--nbd-tls", "maybe", "'maybe'")]
     [InlineData("--log-format", "xml", "'xml'")]
     [InlineData("--no-such-option", null, "'--no-such-option'")]
     public async Task Bad_argument_exits_with_usage_code_2_and_says_why_on_stderr(string option, string? value, string expectedFragment)
@@ -51,7 +54,7 @@ public sealed class ServerArgumentTests
         var exitCode = await process.WaitForExitAsync(cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.True(exitCode == 0, $"exit code {exitCode}\n{process.CapturedOutput()}");
-        foreach (var option in new[] { "--data", "--port", "--bind", "--log-format" })
+        foreach (var option in new[] { "--data", "--port", "--bind", "--nbd-port", "--nbd-tls", "--log-format" })
         {
             Assert.Contains(option, process.StandardOutput, StringComparison.Ordinal);
         }

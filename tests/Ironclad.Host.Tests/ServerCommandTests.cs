@@ -22,7 +22,55 @@ public sealed class ServerCommandTests
         Assert.Equal(8443, settings.Port);
         Assert.Equal(IPAddress.Loopback, settings.BindAddress);
         Assert.Equal(LogFormat.Text, settings.LogFormat);
+        Assert.Equal(10809, settings.NbdPort);
+        Assert.Equal(NbdTls.Required, settings.NbdTls);
     }
+
+    [Theory]
+    [InlineData("required", "Required")]
+    [InlineData("mutual", "Mutual")]
+    [InlineData("off", "Off")]
+    public void Nbd_options_are_parsed_into_settings(string tls, string expectedName)
+    {
+        var expected = Enum.Parse<NbdTls>(expectedName);
+        var command = new ServerCommand();
+        var settings = command.ToSettings(command.Parse(["--nbd-port", "0", "--nbd-tls", tls]));
+
+        Assert.Equal(0, settings.NbdPort);
+        Assert.Equal(expected, settings.NbdTls);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1", true)]
+    [InlineData("127.0.0.2", true)]
+    [InlineData("::1", true)]
+    [InlineData("0.0.0.0", false)]
+    [InlineData("::", false)]
+    [InlineData("10.1.2.3", false)]
+    public void Plain_nbd_is_accepted_only_with_a_loopback_bind_address(string bindAddress, bool accepted)
+    {
+        var result = IroncladCommandLine.Create().Parse(["server", "--bind", bindAddress, "--nbd-tls", "off"]);
+
+        Assert.Equal(accepted, result.Errors.Count == 0);
+        Assert.Empty(IroncladCommandLine.Create().Parse(["server", "--bind", bindAddress, "--nbd-tls", "required"]).Errors);
+    }
+
+    [Fact]
+    public void A_malformed_bind_address_with_plain_nbd_reports_the_address_only()
+    {
+        var result = IroncladCommandLine.Create().Parse(["server", "--bind", "nowhere", "--nbd-tls", "off"]);
+
+        Assert.Contains("'nowhere'", Assert.Single(result.Errors).Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1", 10809, "127.0.0.1:10809")]
+    [InlineData("0.0.0.0", 10809, "127.0.0.1:10809")]
+    [InlineData("::", 1234, "127.0.0.1:1234")]
+    [InlineData("::1", 1234, "[::1]:1234")]
+    [InlineData("192.0.2.10", 10809, "192.0.2.10:10809")]
+    public void Published_nbd_address_is_reachable_for_the_bind_address(string bindAddress, int port, string expected) =>
+        Assert.Equal(expected, NbdListener.PublishedAddress(IPAddress.Parse(bindAddress), port));
 
     [Fact]
     public void Options_are_parsed_into_settings()

@@ -1,7 +1,8 @@
 // The `ironclad` command tree and how it is invoked. Each command lives in its own file and is
 // added here; this file owns the rules every command shares: a parse error prints to stderr and
 // exits 2 before any action runs, and signals are left to the command (the server's generic host
-// handles SIGINT/SIGTERM itself, so System.CommandLine must not install a competing handler).
+// and `dev serve-scratch` handle SIGINT/SIGTERM themselves, so System.CommandLine must not install
+// a competing handler).
 using System.CommandLine;
 using System.CommandLine.Parsing;
 
@@ -14,6 +15,7 @@ internal static class IroncladCommandLine
         var root = new RootCommand("Ironclad: managed disks encrypted at rest, speaking Azure's wire APIs.")
         {
             new ServerCommand(),
+            new DevCommand(),
         };
         return root;
     }

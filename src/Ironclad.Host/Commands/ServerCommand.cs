@@ -1,6 +1,6 @@
 // `ironclad server`: runs every role in one process on one data directory. This file only turns
 // the command line into ServerSettings; validation errors surface as parse errors (exit 2) so a
-// malformed port or address never reaches the server.
+// malformed port or address, or plain NBD on a non-loopback address, never reaches the server.
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
@@ -14,12 +14,15 @@ namespace Ironclad.Host.Commands;
 internal sealed class ServerCommand : Command
 {
     public ServerCommand()
-        : base("server", "Run the Ironclad server (HTTPS control plane) on a data directory.")
+        : base("server", "Run the Ironclad server (HTTPS control plane and NBD) on a data directory.")
     {
         Options.Add(DataOption);
         Options.Add(PortOption);
         Options.Add(BindOption);
+        Options.Add(NbdPortOption);
+        Options.Add(NbdTlsOption);
         Options.Add(LogFormatOption);
+        Validators.Add(RefusePlainNbdOffLoopback);
         SetAction((parseResult, cancellationToken) =>
             ServerRunner.RunAsync(ToSettings(parseResult), parseResult.InvocationConfiguration.Error, cancellationToken));
     }
@@ -37,6 +40,22 @@ internal sealed class ServerCommand : Command
         HelpName = "PORT",
         DefaultValueFactory = _ => ServerSettings.DefaultPort,
         CustomParser = ParsePort,
+    };
+
+    public Option<int> NbdPortOption { get; } = new("--nbd-port")
+    {
+        Description = "NBD port; 0 lets the OS choose (endpoints.json then has the real one).",
+        HelpName = "PORT",
+        DefaultValueFactory = _ => ServerSettings.DefaultNbdPort,
+        CustomParser = ParsePort,
+    };
+
+    public Option<NbdTls> NbdTlsOption { get; } = new("--nbd-tls")
+    {
+        HelpName = "required|mutual|off",
+        Description = "NBD transport security: required (TLS), mutual (TLS and a client certificate from the local CA) "
+            + "or off (plain NBD, only with a loopback --bind).",
+        DefaultValueFactory = _ => NbdTls.Required,
     };
 
     public Option<IPAddress> BindOption { get; } = new("--bind")
@@ -61,23 +80,50 @@ internal sealed class ServerCommand : Command
             Path.GetFullPath(string.IsNullOrEmpty(data) ? ServerSettings.DefaultDataDirectory : data),
             parseResult.GetValue(PortOption),
             parseResult.GetValue(BindOption) ?? ServerSettings.DefaultBindAddress,
-            parseResult.GetValue(LogFormatOption));
+            parseResult.GetValue(LogFormatOption),
+            parseResult.GetValue(NbdPortOption),
+            parseResult.GetValue(NbdTlsOption));
     }
 
-    private static int ParsePort(ArgumentResult result)
+    /// <summary>Parses a TCP port in 0..65535 (0 = let the OS choose); the error names the option.</summary>
+    internal static int ParsePort(ArgumentResult result)
     {
+        var option = (result.Parent as OptionResult)?.Option.Name ?? "--port";
         var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : string.Empty;
         if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port))
         {
-            result.AddError($"Cannot parse '{text}' as a port for option '--port': use a number in 0..{IPEndPoint.MaxPort}.");
+            result.AddError($"Cannot parse '{text}' as a port for option '{option}': use a number in 0..{IPEndPoint.MaxPort}.");
         }
         else if (port > IPEndPoint.MaxPort)
         {
             result.AddError(string.Create(CultureInfo.InvariantCulture,
-                $"Port {port} is out of range for option '--port': use 0..{IPEndPoint.MaxPort} (0 lets the OS choose)."));
+                $"Port {port} is out of range for option '{option}': use 0..{IPEndPoint.MaxPort} (0 lets the OS choose)."));
         }
 
         return port;
+    }
+
+    // Plain NBD has no authentication and no confidentiality: only a process on this machine may
+    // reach it. Refused here, before anything is created, rather than by the listener at start.
+    private void RefusePlainNbdOffLoopback(CommandResult result)
+    {
+        NbdTls tls;
+        IPAddress bind;
+        try
+        {
+            tls = result.GetValue(NbdTlsOption);
+            bind = result.GetValue(BindOption) ?? ServerSettings.DefaultBindAddress;
+        }
+        catch (InvalidOperationException)
+        {
+            // One of the two values is malformed and already reported as its own parse error.
+            return;
+        }
+
+        if (!tls.IsAllowedOn(bind))
+        {
+            result.AddError($"Option '--nbd-tls off' serves plain NBD and needs a loopback --bind address (127.0.0.1 or ::1), not {bind}.");
+        }
     }
 
     // Only IP literals, written out in full: a host name would need resolving and the certificate

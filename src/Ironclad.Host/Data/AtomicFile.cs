@@ -8,7 +8,11 @@ namespace Ironclad.Host.Data;
 internal static class AtomicFile
 {
     /// <summary>Replaces <paramref name="path"/> with <paramref name="content"/>, mode 0600.</summary>
-    public static void WriteOwnerOnly(string path, ReadOnlySpan<byte> content)
+    public static void WriteOwnerOnly(string path, ReadOnlySpan<byte> content) =>
+        Write(path, content, UnixFileModes.OwnerOnlyFile);
+
+    /// <summary>Replaces <paramref name="path"/> with <paramref name="content"/>, created with <paramref name="mode"/> (public files only: a secret is always 0600).</summary>
+    public static void Write(string path, ReadOnlySpan<byte> content, UnixFileMode mode)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))
             ?? throw new ArgumentException($"'{path}' has no parent directory.", nameof(path));
@@ -21,7 +25,7 @@ internal static class AtomicFile
         };
         if (!OperatingSystem.IsWindows())
         {
-            options.UnixCreateMode = UnixFileModes.OwnerOnlyFile;
+            options.UnixCreateMode = mode;
         }
 
         try

@@ -1,5 +1,5 @@
 // DIR/endpoints.json: how tools and tests find a running server instead of guessing. Invariants:
-// it is written only after the HTTPS listener is bound (a reader that sees it can connect at
+// it is written only after the HTTPS and NBD listeners are bound (a reader that sees it can connect at
 // once), atomically and with mode 0600 (it will carry a bootstrap secret), and it is removed when
 // the server starts and when it stops cleanly, so it never describes a server that is not running.
 // Add a field by adding a property to ServerEndpoints; the JSON stays one flat object.
@@ -8,11 +8,12 @@ using System.Text.Json.Serialization;
 
 namespace Ironclad.Host.Data;
 
-/// <summary>The content of endpoints.json. Later: nbd, tenantId, subscriptionId, bootstrap client.</summary>
+/// <summary>The content of endpoints.json. Later: tenantId, subscriptionId, bootstrap client.</summary>
 /// <param name="Url">HTTPS base URL of the control plane, e.g. https://127.0.0.1:8443.</param>
+/// <param name="Nbd">NBD listener as HOST:PORT (the real port), e.g. 127.0.0.1:10809 or [::1]:10809.</param>
 /// <param name="CaCertificate">Absolute path of the local CA certificate (PEM) clients must trust.</param>
 /// <param name="Pid">Process id of the server that wrote the file.</param>
-internal sealed record ServerEndpoints(string Url, string CaCertificate, int Pid);
+internal sealed record ServerEndpoints(string Url, string Nbd, string CaCertificate, int Pid);
 
 internal static class EndpointsFile
 {

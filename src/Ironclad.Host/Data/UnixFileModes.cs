@@ -1,4 +1,5 @@
-// The permission bits Ironclad gives what it writes: directories 0700, secret-bearing files 0600.
+// The permission bits Ironclad gives what it writes: directories 0700, secret-bearing files 0600,
+// certificates handed to other programs 0644 (umask still applies).
 // On Windows there are no POSIX modes; the data directory then relies on its inherited ACL.
 namespace Ironclad.Host.Data;
 
@@ -6,6 +7,7 @@ internal static class UnixFileModes
 {
     public const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     public const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    public const UnixFileMode PublicFile = OwnerOnlyFile | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
     public const UnixFileMode GroupOrOther = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
         | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
 

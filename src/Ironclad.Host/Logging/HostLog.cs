@@ -2,6 +2,7 @@
 // key off ids and names. Parameters are paths, thumbprints and addresses only: never key
 // material, tokens or secrets.
 using System.Globalization;
+using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 
@@ -14,8 +15,8 @@ internal static partial class HostLog
     public static partial void ServerStarting(ILogger logger, string dataDirectory, bool created);
 
     [LoggerMessage(EventId = 1001, EventName = "ServerStarted", Level = LogLevel.Information,
-        Message = "Ironclad server started: {Url}, endpoints in {EndpointsFile}")]
-    public static partial void ServerStarted(ILogger logger, string url, string endpointsFile);
+        Message = "Ironclad server started: {Url}, NBD {Nbd}, endpoints in {EndpointsFile}")]
+    public static partial void ServerStarted(ILogger logger, string url, string nbd, string endpointsFile);
 
     [LoggerMessage(EventId = 1002, EventName = "ServerStopping", Level = LogLevel.Information,
         Message = "Shutdown requested, stopping ironclad server")]
@@ -88,4 +89,44 @@ internal static partial class HostLog
     [LoggerMessage(EventId = 1201, EventName = "VolumeStoreClosed", Level = LogLevel.Information,
         Message = "Volume store {Directory} closed cleanly (checkpoint written)")]
     public static partial void VolumeStoreClosed(ILogger logger, string directory);
+
+    [LoggerMessage(EventId = 1300, EventName = "NbdStopped", Level = LogLevel.Information,
+        Message = "NBD listener on {EndPoint} stopped")]
+    public static partial void NbdStopped(ILogger logger, IPEndPoint endPoint);
+
+    [LoggerMessage(EventId = 1310, EventName = "ExportAdded", Level = LogLevel.Information,
+        Message = "NBD export {ExportName} registered")]
+    public static partial void ExportAdded(ILogger logger, string exportName);
+
+    [LoggerMessage(EventId = 1311, EventName = "ExportRemoved", Level = LogLevel.Information,
+        Message = "NBD export {ExportName} removed")]
+    public static partial void ExportRemoved(ILogger logger, string exportName);
+
+    [LoggerMessage(EventId = 1312, EventName = "ExportUnavailable", Level = LogLevel.Warning,
+        Message = "NBD export {ExportName} is registered but could not be described or opened ({Reason}); clients see no such export")]
+    public static partial void ExportUnavailable(ILogger logger, string exportName, string reason);
+
+    [LoggerMessage(EventId = 1400, EventName = "ScratchVolumeCreated", Level = LogLevel.Information,
+        Message = "Scratch volume {VolumeId} created ({SizeBytes} bytes, cipher {Cipher}) in {Directory}")]
+    public static partial void ScratchVolumeCreated(ILogger logger, Guid volumeId, long sizeBytes, string cipher, string directory);
+
+    [LoggerMessage(EventId = 1401, EventName = "ScratchVolumeDeleted", Level = LogLevel.Information,
+        Message = "Scratch volume {VolumeId} deleted")]
+    public static partial void ScratchVolumeDeleted(ILogger logger, Guid volumeId);
+
+    [LoggerMessage(EventId = 1402, EventName = "ScratchLeftoverDeleted", Level = LogLevel.Information,
+        Message = "Deleted scratch volume {VolumeId} left by an earlier run (its key died with that process)")]
+    public static partial void ScratchLeftoverDeleted(ILogger logger, Guid volumeId);
+
+    [LoggerMessage(EventId = 1403, EventName = "NullCipherInUse", Level = LogLevel.Warning,
+        Message = "Scratch volume {VolumeId} is served through the NULL cipher: its data is stored UNENCRYPTED (benchmarking only)")]
+    public static partial void NullCipherInUse(ILogger logger, Guid volumeId);
+
+    [LoggerMessage(EventId = 1404, EventName = "ScratchVolumeNotDeleted", Level = LogLevel.Warning,
+        Message = "Scratch volume {VolumeId} could not be deleted ({Reason}); the next serve-scratch on this directory deletes it")]
+    public static partial void ScratchVolumeNotDeleted(ILogger logger, Guid volumeId, string reason);
+
+    [LoggerMessage(EventId = 1405, EventName = "ScratchDirectoryNotDeleted", Level = LogLevel.Warning,
+        Message = "Temporary scratch directory {Directory} could not be deleted: {Reason}")]
+    public static partial void ScratchDirectoryNotDeleted(ILogger logger, string directory, string reason);
 }

@@ -1,7 +1,9 @@
 // Composition root of `ironclad server`: which roles run in the process and how they are wired.
-// Today: the HTTPS control plane (Kestrel + Ironclad.ControlPlane) and the volume store. The NBD
-// listener joins here (see "Roles" below); nothing outside this file decides what runs.
+// Today: the HTTPS control plane (Kestrel + Ironclad.ControlPlane), the volume store and the NBD
+// listener over the export registry (see "Roles" below); nothing outside this file decides what runs.
+using System.Net;
 using Ironclad.ControlPlane;
+using Ironclad.Host.Exports;
 using Ironclad.Host.Tls;
 using Ironclad.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -56,8 +58,17 @@ internal static class ServerComposition
         // Storage engine (Ironclad.Storage): the volume store in DIR/volumes, opened (recovered)
         // by ServerRunner before the listeners and closed after them. It knows nothing of HTTP.
         builder.Services.AddSingleton(volumes);
-        // NBD listener: a hosted service started with the host, bound before endpoints.json is
-        // written; ServerRunner then adds its address to ServerEndpoints (field `nbd`).
+        // NBD listener (Ironclad.Nbd): a hosted service registered before the web server, so it is
+        // bound before Kestrel and before endpoints.json is written (ServerRunner publishes its
+        // address as `nbd`), and stopped after Kestrel, before ServerRunner closes the volume store.
+        // It serves the export registry, empty at start: exports are added at run time (a running
+        // VM's disks). Same certificate as HTTPS; mutual TLS trusts client certificates of the local CA.
+        builder.Services.AddSingleton(services => new ExportRegistry(loggerFactory.CreateLogger("Ironclad.Host.Exports")));
+        builder.Services.AddSingleton(services => new NbdListener(
+            NbdListener.CreateOptions(new IPEndPoint(settings.BindAddress, settings.NbdPort), settings.NbdTls, tls.ServerCertificate, tls.CaCertificate),
+            services.GetRequiredService<ExportRegistry>(),
+            loggerFactory));
+        builder.Services.AddHostedService(services => services.GetRequiredService<NbdListener>());
         // ─────────────────────────────────────────────────────────────────────────────────────
 
         var app = builder.Build();

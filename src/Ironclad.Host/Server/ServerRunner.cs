@@ -1,8 +1,7 @@
 // The life of one `ironclad server` process: lock the data directory, prepare TLS, open (recover)
-// the volume store, bind HTTPS,
-// publish endpoints.json, serve until SIGINT/SIGTERM, stop cleanly. Expected failures become one
-// sentence on stderr and exit 1; the process never leaves endpoints.json behind for a server
-// that is not serving.
+// the volume store, bind NBD and HTTPS, publish endpoints.json, serve until SIGINT/SIGTERM, stop
+// cleanly (listeners first, then the store). Expected failures become one sentence on stderr and
+// exit 1; the process never leaves endpoints.json behind for a server that is not serving.
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -87,21 +86,24 @@ internal static class ServerRunner
             }
 
             var port = BoundPort(app);
-            var endpoints = new ServerEndpoints(BaseUrl(settings.BindAddress, port), tls.CaCertificatePath, Environment.ProcessId);
+            var nbdPort = app.Services.GetRequiredService<NbdListener>().LocalEndPoint.Port;
+            var endpoints = new ServerEndpoints(
+                BaseUrl(settings.BindAddress, port), NbdListener.PublishedAddress(settings.BindAddress, nbdPort), tls.CaCertificatePath, Environment.ProcessId);
             EndpointsFile.Write(dataDirectory.EndpointsFile, endpoints);
-            HostLog.ServerStarted(logger, endpoints.Url, dataDirectory.EndpointsFile);
+            HostLog.ServerStarted(logger, endpoints.Url, endpoints.Nbd, dataDirectory.EndpointsFile);
 
             await app.WaitForShutdownAsync(cancellationToken);
         }
 
-        // Listeners are closed: nothing can reach the store any more. Closing writes a checkpoint.
+        // Listeners are closed (NBD connections ended, their volume handles flushed and closed):
+        // nothing can reach the store any more. Closing writes a checkpoint.
         volumes.Dispose();
         HostLog.VolumeStoreClosed(logger, dataDirectory.VolumesDirectory);
         HostLog.ServerStopped(logger);
     }
 
     /// <summary>Opens (and, after a crash, recovers) the volume store; a store that cannot open stops the start.</summary>
-    private static VolumeStore OpenVolumeStore(DataDirectory dataDirectory, ILogger logger)
+    internal static VolumeStore OpenVolumeStore(DataDirectory dataDirectory, ILogger logger)
     {
         try
         {

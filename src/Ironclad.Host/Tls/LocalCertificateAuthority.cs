@@ -41,6 +41,25 @@ internal sealed class LocalCertificateAuthority : IDisposable
             return Create(certificatePath, keyPath, time, logger);
         }
 
+        return LoadExisting(tlsDirectory, certificatePath, keyPath, time, logger);
+    }
+
+    /// <summary>Loads the CA a server created earlier; never creates one (issuing client certificates must not race a server's first start).</summary>
+    public static LocalCertificateAuthority Load(string tlsDirectory, TimeProvider time, ILogger logger)
+    {
+        var certificatePath = Path.Combine(tlsDirectory, CertificateFileName);
+        if (!File.Exists(certificatePath))
+        {
+            throw new StartupException(
+                $"there is no local CA in '{tlsDirectory}': start `ironclad server` on the data directory once to create it");
+        }
+
+        return LoadExisting(tlsDirectory, certificatePath, Path.Combine(tlsDirectory, KeyFileName), time, logger);
+    }
+
+    private static LocalCertificateAuthority LoadExisting(
+        string tlsDirectory, string certificatePath, string keyPath, TimeProvider time, ILogger logger)
+    {
         if (!File.Exists(keyPath))
         {
             throw new StartupException(

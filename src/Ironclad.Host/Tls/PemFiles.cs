@@ -65,6 +65,10 @@ internal static class PemFiles
     public static void WriteCertificate(string path, X509Certificate2 certificate) =>
         AtomicFile.WriteOwnerOnly(path, Encoding.ASCII.GetBytes(certificate.ExportCertificatePem() + "\n"));
 
+    /// <summary>Writes a certificate (no key) readable by everyone, for programs that may run as another user (qemu).</summary>
+    public static void WritePublicCertificate(string path, X509Certificate2 certificate) =>
+        AtomicFile.Write(path, Encoding.ASCII.GetBytes(certificate.ExportCertificatePem() + "\n"), UnixFileModes.PublicFile);
+
     /// <summary>Reads the first certificate of a PEM file; throws <see cref="CryptographicException"/> if there is none.</summary>
     public static X509Certificate2 ReadCertificate(string path) =>
         X509Certificate2.CreateFromPem(File.ReadAllText(path));

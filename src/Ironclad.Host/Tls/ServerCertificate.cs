@@ -21,7 +21,6 @@ internal static class ServerCertificate
     public static readonly TimeSpan RenewalMargin = TimeSpan.FromDays(30);
 
     private static readonly TimeSpan ValidityPeriod = TimeSpan.FromDays(365);
-    private static readonly TimeSpan ClockSkewAllowance = TimeSpan.FromHours(1);
     private static readonly Oid ServerAuthentication = new("1.3.6.1.5.5.7.3.1", "Server Authentication");
 
     /// <summary>The names the certificate must carry for a server bound to <paramref name="bindAddress"/>.</summary>
@@ -106,13 +105,8 @@ internal static class ServerCertificate
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(
             authority, includeKeyIdentifier: true, includeIssuerAndSerial: false));
 
-        // CertificateRequest.Create refuses a validity outside the issuer's: clamp to it.
-        var notBefore = Max(now - ClockSkewAllowance, new DateTimeOffset(authority.NotBefore.ToUniversalTime()));
-        var notAfter = Min(now + ValidityPeriod, new DateTimeOffset(authority.NotAfter.ToUniversalTime()));
-        var serialNumber = RandomNumberGenerator.GetBytes(16);
-        serialNumber[0] &= 0x7F; // a positive INTEGER (RFC 5280 §4.1.2.2)
-        serialNumber[0] |= 0x01; // without a leading zero byte
-        using var certificate = request.Create(authority, notBefore, notAfter, serialNumber);
+        var (notBefore, notAfter) = CertificateIssuance.Validity(authority, now, ValidityPeriod);
+        using var certificate = request.Create(authority, notBefore, notAfter, CertificateIssuance.RandomSerialNumber());
         return certificate.CopyWithPrivateKey(key);
     }
 
@@ -169,10 +163,6 @@ internal static class ServerCertificate
             return null;
         }
     }
-
-    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
-
-    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 }
 
 /// <summary>The DNS names and IP addresses in a certificate's subject alternative name.</summary>

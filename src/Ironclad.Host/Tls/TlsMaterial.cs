@@ -1,6 +1,7 @@
-// Everything HTTPS needs, prepared before the listener starts: DIR/tls (mode 0700), the local CA
-// and a server certificate fit for the bind address. The private keys stay in this process's
-// memory (and in their 0600 PEM files); they are never logged, only thumbprints and paths are.
+// Everything HTTPS and NBD-over-TLS need, prepared before the listeners start: DIR/tls (mode 0700),
+// the local CA and a server certificate fit for the bind address. The private keys stay in this
+// process's memory (and in their 0600 PEM files); they are never logged, only thumbprints and
+// paths are. The CA is kept here without its key: it only verifies client certificates.
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -12,14 +13,18 @@ namespace Ironclad.Host.Tls;
 
 internal sealed class TlsMaterial : IDisposable
 {
-    private TlsMaterial(string caCertificatePath, X509Certificate2 serverCertificate)
+    private TlsMaterial(string caCertificatePath, X509Certificate2 caCertificate, X509Certificate2 serverCertificate)
     {
         CaCertificatePath = caCertificatePath;
+        CaCertificate = caCertificate;
         ServerCertificate = serverCertificate;
     }
 
     /// <summary>Absolute path of the CA certificate PEM (what endpoints.json points clients to).</summary>
     public string CaCertificatePath { get; }
+
+    /// <summary>The local CA's certificate without its private key: what client certificates must chain to (NBD mutual TLS).</summary>
+    public X509Certificate2 CaCertificate { get; }
 
     /// <summary>The certificate with private key, in a form Kestrel can serve.</summary>
     public X509Certificate2 ServerCertificate { get; }
@@ -32,7 +37,16 @@ internal sealed class TlsMaterial : IDisposable
             using var authority = LocalCertificateAuthority.LoadOrCreate(tlsDirectory, time, logger);
             using var certificate = Tls.ServerCertificate.LoadOrIssue(
                 tlsDirectory, authority, Tls.ServerCertificate.RequiredNames(bindAddress), time, logger);
-            return new TlsMaterial(authority.CertificatePath, ForKestrel(certificate));
+            var caCertificate = X509CertificateLoader.LoadCertificate(authority.Certificate.RawData);
+            try
+            {
+                return new TlsMaterial(authority.CertificatePath, caCertificate, ForKestrel(certificate));
+            }
+            catch
+            {
+                caCertificate.Dispose();
+                throw;
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -55,5 +69,9 @@ internal sealed class TlsMaterial : IDisposable
         }
     }
 
-    public void Dispose() => ServerCertificate.Dispose();
+    public void Dispose()
+    {
+        ServerCertificate.Dispose();
+        CaCertificate.Dispose();
+    }
 }

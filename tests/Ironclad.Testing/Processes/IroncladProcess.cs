@@ -106,6 +106,42 @@ public sealed class IroncladProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>
+    /// Waits until a stdout line satisfies <paramref name="match"/> and returns it. Fails (with the
+    /// captured output) if the process exits first or <paramref name="timeout"/> passes.
+    /// </summary>
+    public async Task<string> WaitForOutputLineAsync(Func<string, bool> match, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(match);
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var line = StandardOutput.Split('\n').FirstOrDefault(match);
+            if (line is not null)
+            {
+                return line;
+            }
+
+            if (_process.HasExited)
+            {
+                // Let the output drain: the line may have been written just before the exit.
+                await _process.WaitForExitAsync(cancellationToken);
+                line = StandardOutput.Split('\n').FirstOrDefault(match);
+                return line ?? throw new InvalidOperationException(
+                    $"{Describe()} exited with code {_process.ExitCode} before printing the expected line.\n{CapturedOutput()}");
+            }
+
+            if (DateTime.UtcNow >= deadline)
+            {
+                throw new TimeoutException(
+                    $"{Describe()} did not print the expected line within {timeout.TotalSeconds:0.#} s.\n{CapturedOutput()}");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
+        }
+    }
+
     /// <summary>Sends <paramref name="signal"/> (e.g. SIGTERM) to the process.</summary>
     public void Signal(PosixSignal signal) => PosixSignals.Send(_process.Id, signal);
 

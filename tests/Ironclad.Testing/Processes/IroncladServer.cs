@@ -1,5 +1,5 @@
-// A running `ironclad server` child process on a given data directory, started with --port 0 so
-// parallel tests never clash. StartAsync returns only once endpoints.json names this process
+// A running `ironclad server` child process on a given data directory, started with --port 0 and
+// --nbd-port 0 (unless the caller names them) so parallel tests never clash. StartAsync returns only once endpoints.json names this process
 // (its pid), which the server writes after its listener is bound: the URL is usable at once.
 using System.Runtime.InteropServices;
 using System.Security.Cryptography.X509Certificates;
@@ -32,7 +32,7 @@ public sealed class IroncladServer : IAsyncDisposable
     public string EndpointsPath => ServerEndpointsFile.PathIn(DataDirectory);
 
     /// <summary>
-    /// Runs `ironclad server --data DIR --port 0 EXTRA...` and waits for its endpoints.json. On
+    /// Runs `ironclad server --data DIR --port 0 --nbd-port 0 EXTRA...` and waits for its endpoints.json. On
     /// failure (early exit, timeout) the process is killed and the exception carries its output.
     /// </summary>
     public static async Task<IroncladServer> StartAsync(
@@ -45,6 +45,11 @@ public sealed class IroncladServer : IAsyncDisposable
         if (!extra.Contains("--port"))
         {
             arguments.AddRange(["--port", "0"]);
+        }
+
+        if (!extra.Contains("--nbd-port"))
+        {
+            arguments.AddRange(["--nbd-port", "0"]);
         }
 
         arguments.AddRange(extra);
