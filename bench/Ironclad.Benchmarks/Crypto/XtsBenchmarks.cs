@@ -28,7 +28,7 @@ public unsafe class XtsBenchmarks
     private byte* _output;
 
     /// <summary>64 KiB (16 data units) and 1 MiB (256 data units).</summary>
-    [Params(64 * 1024, 1024 * 1024)]
+    [Params(4 * 1024, 64 * 1024, 1024 * 1024)]
     public int SizeBytes { get; set; }
 
     [GlobalSetup]

@@ -73,12 +73,25 @@ internal sealed partial class NbdConnection
                     }
                 }
 
+                if (_inFlight.CurrentCount == 0)
+                {
+                    // Every slot may be held by a corked reply: send them before waiting for one.
+                    await FlushCorkedRepliesAsync();
+                }
+
                 await _inFlight.WaitAsync(cancellationToken);
                 if (RunsInline(header))
                 {
                     // Small reads and writes cost less than waking another thread (50-100 µs on
-                    // these VMs, see shared/bench/README.md): the reader runs them itself.
-                    await ProcessAsync(request);
+                    // these VMs, see shared/bench/README.md): the reader runs them itself. While
+                    // the next request is already buffered, its reply is corked: queued and sent
+                    // with the others in one system call once the reader runs out of requests.
+                    PrepareReply(request, Execute(request));
+                    _replies.Enqueue(request);
+                    if (!reader.HasBuffered(RequestHeader.SizeBytes))
+                    {
+                        await FlushCorkedRepliesAsync();
+                    }
                 }
                 else
                 {
@@ -96,6 +109,7 @@ internal sealed partial class NbdConnection
         }
         finally
         {
+            await FlushCorkedRepliesAsync();
             await DrainAsync();
         }
 
@@ -158,7 +172,13 @@ internal sealed partial class NbdConnection
     {
         PrepareReply(request, Execute(request));
         _replies.Enqueue(request);
-        if (Interlocked.CompareExchange(ref _sending, 1, 0) == 0)
+        await FlushCorkedRepliesAsync();
+    }
+
+    /// <summary>Sends the queued replies unless another thread is already sending (it takes them too).</summary>
+    private async ValueTask FlushCorkedRepliesAsync()
+    {
+        if (!_replies.IsEmpty && Interlocked.CompareExchange(ref _sending, 1, 0) == 0)
         {
             await SendRepliesAsync();
         }

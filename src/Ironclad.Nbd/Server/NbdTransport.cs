@@ -159,6 +159,9 @@ internal sealed class RequestReader(NbdTransport transport)
     private int _start;
     private int _end;
 
+    /// <summary>True when the next <paramref name="bytes"/> bytes can be read without a system call.</summary>
+    public bool HasBuffered(int bytes) => _end - _start >= bytes;
+
     public async ValueTask ReadExactlyAsync(Memory<byte> destination, CancellationToken cancellationToken)
     {
         var buffered = Math.Min(destination.Length, _end - _start);

@@ -218,6 +218,24 @@ public sealed class TransmissionTests
     }
 
     [Fact]
+    public async Task Small_requests_sent_together_with_a_disconnect_are_all_answered_before_the_close()
+    {
+        // The reader runs small reads itself and corks their replies while more requests are
+        // buffered; NBD_CMD_DISC in the same segment must not strand the corked replies.
+        await using var server = NbdTestServer.Start();
+        var (client, _) = await server.OpenAsync(structured: true);
+        await using var _ = client;
+        var cookies = Enumerable.Range(0, 40).Select(_ => client.NextCookie()).ToHashSet();
+        var requests = cookies.SelectMany(c => RawNbdClient.Request(0, Wire.CmdRead, c, c % 100 * 4096, 4096))
+            .Concat(RawNbdClient.Request(0, Wire.CmdDisc, client.NextCookie(), 0, 0));
+
+        await client.SendAsync(requests.ToArray());
+
+        await ReadRepliesAsync(client, cookies, cookies.ToDictionary(c => c, _ => 4096), (reply, _) => Assert.Equal(0u, reply.Errno));
+        Assert.Empty(await client.WaitForCloseAsync());
+    }
+
+    [Fact]
     public async Task Flush_succeeds_and_reaches_the_export()
     {
         await using var server = NbdTestServer.Start();
