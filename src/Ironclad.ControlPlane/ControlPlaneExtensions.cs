@@ -3,6 +3,8 @@
 // endpoint group (Arm/, KeyVault/, Identity/) never touches Host.
 using Ironclad.ControlPlane.Errors;
 using Ironclad.ControlPlane.Health;
+using Ironclad.ControlPlane.Identity;
+using Ironclad.ControlPlane.ResourceManager;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Routing;
@@ -24,20 +26,23 @@ public static class ControlPlaneExtensions
         return services;
     }
 
-    /// <summary>Middleware that must run before routing: the error envelope.</summary>
+    /// <summary>Middleware that must run before routing: the error envelope, then bearer authentication.</summary>
     public static IApplicationBuilder UseControlPlane(this IApplicationBuilder app)
     {
         ArgumentNullException.ThrowIfNull(app);
         app.UseAzureErrorEnvelope();
+        app.UseBearerAuthentication();
         app.UseRouting();
         return app;
     }
 
-    /// <summary>Every endpoint group. Later: Resource Manager, Key Vault, Identity.</summary>
+    /// <summary>Every endpoint group. Later: Key Vault.</summary>
     public static IEndpointRouteBuilder MapControlPlane(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         endpoints.MapHealth();
+        endpoints.MapIdentity();
+        endpoints.MapResourceManager();
         return endpoints;
     }
 }

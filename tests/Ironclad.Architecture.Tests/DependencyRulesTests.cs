@@ -12,9 +12,12 @@ public sealed class DependencyRulesTests
     {
         ["Ironclad.Crypto"] = [],
         ["Ironclad.Storage"] = ["Ironclad.Crypto"],
-        ["Ironclad.ControlPlane"] = [],
+        ["Ironclad.Metadata"] = [],
+        ["Ironclad.Identity"] = ["Ironclad.Crypto", "Ironclad.Metadata"],
+        ["Ironclad.ResourceManager"] = ["Ironclad.Metadata", "Ironclad.Identity"],
+        ["Ironclad.ControlPlane"] = ["Ironclad.Identity", "Ironclad.ResourceManager"],
         ["Ironclad.Nbd"] = [],
-        ["ironclad"] = ["Ironclad.Crypto", "Ironclad.Storage", "Ironclad.ControlPlane", "Ironclad.Nbd"],
+        ["ironclad"] = ["Ironclad.Crypto", "Ironclad.Storage", "Ironclad.ControlPlane", "Ironclad.Nbd", "Ironclad.Metadata", "Ironclad.Identity", "Ironclad.ResourceManager"],
     };
 
     private static readonly string[] MayUseAspNetCore = ["Ironclad.ControlPlane", "ironclad"];

@@ -38,7 +38,10 @@ internal sealed class DataDirectory : IDisposable
     /// <summary>The storage engine's volume store (encrypted clusters, journal, checkpoints).</summary>
     public string VolumesDirectory => Path.Combine(FullPath, VolumesDirectoryName);
 
-    // Later roles put their files here too: metadata database, vault store, volumes, audit log.
+    /// <summary>The control plane's SQLite metadata database (identity, resources, RBAC, activity log).</summary>
+    public string MetadataDatabase => Path.Combine(FullPath, "metadata.db");
+
+    // Later roles put their files here too: vault store, audit log.
 
     /// <summary>Creates the directory (mode 0700) if needed and takes its lock, or throws <see cref="StartupException"/>.</summary>
     public static DataDirectory Open(string path)

@@ -69,6 +69,13 @@ internal static class ServerComposition
             services.GetRequiredService<ExportRegistry>(),
             loggerFactory));
         builder.Services.AddHostedService(services => services.GetRequiredService<NbdListener>());
+        // Control-plane metadata (Ironclad.Metadata): DIR/metadata.db, SQLite in WAL mode. Each role
+        // below migrates its own tables and registers its services in its own file.
+        builder.Services.AddSingleton(_ => Ironclad.Metadata.MetadataDatabase.Open(dataDirectory.MetadataDatabase));
+        // Identity (Ironclad.Identity): see IdentityRole.cs.
+        IdentityRole.AddServices(builder.Services, settings, dataDirectory, tls);
+        // Resource Manager (Ironclad.ResourceManager): see ResourceManagerRole.cs.
+        ResourceManagerRole.AddServices(builder.Services, settings, dataDirectory);
         // ─────────────────────────────────────────────────────────────────────────────────────
 
         var app = builder.Build();
