@@ -28,6 +28,8 @@ public sealed partial class ResourceGroupService
         _store.GetSubscription(subscriptionId)
         ?? throw new ArmException(404, "SubscriptionNotFound", $"The subscription '{subscriptionId}' could not be found.");
 
+    public Subscription? FindSubscription(Guid subscriptionId) => _store.GetSubscription(subscriptionId);
+
     public IReadOnlyList<Subscription> ListSubscriptions() => _store.ListSubscriptions();
 
     public ResourceGroup? Get(Guid subscriptionId, string name) => _store.GetResourceGroup(subscriptionId, name);
