@@ -54,6 +54,9 @@ internal sealed class ArmRequest
 
 internal sealed partial class ArmEdge
 {
+    // `&` in nextLink and `'` in messages stay readable; the output is still valid JSON.
+    private static readonly JsonSerializerOptions WireOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private static readonly HashSet<string> WriteMethods = new(StringComparer.Ordinal) { "PUT", "PATCH", "DELETE", "POST" };
 
     private readonly ArmRoutes _routes;
@@ -273,7 +276,7 @@ internal sealed partial class ArmEdge
         if (result.Body is not null && !HttpMethods.IsHead(http.Request.Method))
         {
             http.Response.ContentType = "application/json; charset=utf-8";
-            await http.Response.WriteAsync(result.Body.ToJsonString(), http.RequestAborted);
+            await http.Response.WriteAsync(result.Body.ToJsonString(WireOptions), http.RequestAborted);
         }
         else if (result.StatusCode == 200 && result.Body is null)
         {
