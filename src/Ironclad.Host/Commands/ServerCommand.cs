@@ -22,6 +22,9 @@ internal sealed class ServerCommand : Command
         Options.Add(NbdPortOption);
         Options.Add(NbdTlsOption);
         Options.Add(LogFormatOption);
+        Options.Add(VaultPortsOption);
+        Options.Add(TokenLifetimeOption);
+        Options.Add(TokenClockSkewOption);
         Validators.Add(RefusePlainNbdOffLoopback);
         SetAction((parseResult, cancellationToken) =>
             ServerRunner.RunAsync(ToSettings(parseResult), parseResult.InvocationConfiguration.Error, cancellationToken));
@@ -72,6 +75,30 @@ internal sealed class ServerCommand : Command
         DefaultValueFactory = _ => LogFormat.Text,
     };
 
+    public Option<PortRange> VaultPortsOption { get; } = new("--vault-ports")
+    {
+        Description = "Loopback ports for the vaults' data planes, one per vault, as FIRST-LAST.",
+        HelpName = "FIRST-LAST",
+        DefaultValueFactory = _ => ServerSettings.DefaultVaultPorts,
+        CustomParser = ParsePortRange,
+    };
+
+    public Option<TimeSpan> TokenLifetimeOption { get; } = new("--token-lifetime")
+    {
+        Description = "Lifetime of issued access tokens, in seconds (at least 1).",
+        HelpName = "SECONDS",
+        DefaultValueFactory = _ => ServerSettings.DefaultTokenLifetime,
+        CustomParser = result => ParseSeconds(result, minimumSeconds: 1),
+    };
+
+    public Option<TimeSpan> TokenClockSkewOption { get; } = new("--token-clock-skew")
+    {
+        Description = "Clock skew tolerated when checking a token's nbf and exp, in seconds (0 or more).",
+        HelpName = "SECONDS",
+        DefaultValueFactory = _ => ServerSettings.DefaultTokenClockSkew,
+        CustomParser = result => ParseSeconds(result, minimumSeconds: 0),
+    };
+
     public ServerSettings ToSettings(ParseResult parseResult)
     {
         ArgumentNullException.ThrowIfNull(parseResult);
@@ -82,7 +109,47 @@ internal sealed class ServerCommand : Command
             parseResult.GetValue(BindOption) ?? ServerSettings.DefaultBindAddress,
             parseResult.GetValue(LogFormatOption),
             parseResult.GetValue(NbdPortOption),
-            parseResult.GetValue(NbdTlsOption));
+            parseResult.GetValue(NbdTlsOption),
+            parseResult.GetValue(VaultPortsOption),
+            parseResult.GetValue(TokenLifetimeOption),
+            parseResult.GetValue(TokenClockSkewOption));
+    }
+
+    /// <summary>Parses FIRST-LAST with 1 &lt;= FIRST &lt;= LAST &lt;= 65535.</summary>
+    internal static PortRange ParsePortRange(ArgumentResult result)
+    {
+        var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : string.Empty;
+        var parts = text.Split('-');
+        if (parts.Length == 2
+            && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var first)
+            && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var last)
+            && first >= 1 && last <= IPEndPoint.MaxPort && first <= last)
+        {
+            return new PortRange(first, last);
+        }
+
+        result.AddError($"Cannot parse '{text}' as a port range for option '--vault-ports': use FIRST-LAST with 1 <= FIRST <= LAST <= {IPEndPoint.MaxPort}, e.g. 20000-20099.");
+        return ServerSettings.DefaultVaultPorts;
+    }
+
+    /// <summary>Parses a whole number of seconds, at least <paramref name="minimumSeconds"/>.</summary>
+    internal static TimeSpan ParseSeconds(ArgumentResult result, int minimumSeconds)
+    {
+        var option = (result.Parent as OptionResult)?.Option.Name ?? "--token-lifetime";
+        var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : string.Empty;
+        if (text.EndsWith('s'))
+        {
+            text = text[..^1];
+        }
+
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds >= minimumSeconds)
+        {
+            return TimeSpan.FromSeconds(seconds);
+        }
+
+        result.AddError(string.Create(CultureInfo.InvariantCulture,
+            $"Cannot parse '{text}' as seconds for option '{option}': use a whole number of at least {minimumSeconds}."));
+        return TimeSpan.Zero;
     }
 
     /// <summary>Parses a TCP port in 0..65535 (0 = let the OS choose); the error names the option.</summary>

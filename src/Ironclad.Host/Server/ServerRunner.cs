@@ -63,6 +63,8 @@ internal static class ServerRunner
         using var volumes = OpenVolumeStore(dataDirectory, logger);
         await using (var app = ServerComposition.Build(settings, dataDirectory, tls, volumes, loggerFactory, time))
         {
+            // Identity bootstrap (tenant, administrator, subscription) before any listener opens.
+            var bootstrap = IdentityRole.Bootstrap(app.Services);
             app.Lifetime.ApplicationStopping.Register(() =>
             {
                 EndpointsFile.Delete(dataDirectory.EndpointsFile);
@@ -87,8 +89,13 @@ internal static class ServerRunner
 
             var port = BoundPort(app);
             var nbdPort = app.Services.GetRequiredService<NbdListener>().LocalEndPoint.Port;
+            var baseUrl = BaseUrl(settings.BindAddress, port);
+            // Tokens name this origin as their issuer; with --port 0 it is known only now.
+            app.Services.GetRequiredService<Ironclad.Identity.IdentityOptions>().AuthorityHost = baseUrl;
             var endpoints = new ServerEndpoints(
-                BaseUrl(settings.BindAddress, port), NbdListener.PublishedAddress(settings.BindAddress, nbdPort), tls.CaCertificatePath, Environment.ProcessId);
+                baseUrl, NbdListener.PublishedAddress(settings.BindAddress, nbdPort), tls.CaCertificatePath, Environment.ProcessId,
+                TenantId: bootstrap.TenantId.ToString("D"), SubscriptionId: bootstrap.SubscriptionId.ToString("D"), AuthorityHost: baseUrl,
+                ClientId: bootstrap.ClientId.ToString("D"), ClientSecret: bootstrap.ClientSecret, VaultPorts: settings.VaultPortRange.ToString());
             EndpointsFile.Write(dataDirectory.EndpointsFile, endpoints);
             HostLog.ServerStarted(logger, endpoints.Url, endpoints.Nbd, dataDirectory.EndpointsFile);
 

@@ -1,6 +1,7 @@
 // What `ironclad server` was asked to do, after parsing and validation: an absolute data directory,
 // HTTPS and NBD ports in 0..65535 (0 = let the OS choose), a parsed bind address and the NBD TLS
-// mode (Off only with a loopback bind address).
+// mode (Off only with a loopback bind address); the vault data-plane port range (First <= Last, 1..65535),
+// the access-token lifetime (>= 1 s) and the clock skew token validation tolerates (>= 0).
 using System.Net;
 using Ironclad.Host.Logging;
 
@@ -12,12 +13,36 @@ internal sealed record ServerSettings(
     IPAddress BindAddress,
     LogFormat LogFormat,
     int NbdPort = ServerSettings.DefaultNbdPort,
-    NbdTls NbdTls = NbdTls.Required)
+    NbdTls NbdTls = NbdTls.Required,
+    PortRange? VaultPorts = null,
+    TimeSpan? TokenLifetime = null,
+    TimeSpan? TokenClockSkew = null)
 {
+    public static readonly PortRange DefaultVaultPorts = new(20000, 20099);
+    public static readonly TimeSpan DefaultTokenLifetime = TimeSpan.FromSeconds(3600);
+    public static readonly TimeSpan DefaultTokenClockSkew = TimeSpan.FromSeconds(300);
+
+    /// <summary>The loopback ports vaults' data planes are given, one per vault.</summary>
+    public PortRange VaultPortRange => VaultPorts ?? DefaultVaultPorts;
+
+    /// <summary>exp - iat of every access token the identity role issues.</summary>
+    public TimeSpan AccessTokenLifetime => TokenLifetime ?? DefaultTokenLifetime;
+
+    /// <summary>Tolerance on nbf/exp when validating a bearer token.</summary>
+    public TimeSpan AccessTokenClockSkew => TokenClockSkew ?? DefaultTokenClockSkew;
+
     public const int DefaultPort = 8443;
 
     /// <summary>The port IANA assigned to NBD.</summary>
     public const int DefaultNbdPort = 10809;
     public const string DefaultDataDirectory = "./.ironclad";
     public static readonly IPAddress DefaultBindAddress = IPAddress.Loopback;
+}
+
+/// <summary>An inclusive TCP port range, written "FIRST-LAST" (e.g. 20000-20099).</summary>
+internal sealed record PortRange(int First, int Last)
+{
+    public int Count => Last - First + 1;
+
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{First}-{Last}");
 }
