@@ -21,10 +21,9 @@ internal static partial class KeyVaultRole
     public static void AddServices(IServiceCollection services, ServerSettings settings, DataDirectory dataDirectory)
     {
         ArgumentNullException.ThrowIfNull(services);
-        _ = settings;
         _ = dataDirectory;
-        // TODO(merge): ServerSettings.VaultPorts — until the identity branch adds `--vault-ports`, the default range.
-        var ports = VaultPortRange.Default;
+        ArgumentNullException.ThrowIfNull(settings);
+        var ports = new VaultPortRange(settings.VaultPortRange.First, settings.VaultPortRange.Last);
         services.AddSingleton<IVaultStore>(provider => new SqliteVaultStore(provider.GetRequiredService<MetadataDatabase>()));
         services.AddSingleton(provider =>
         {
