@@ -36,4 +36,25 @@ public sealed class VaultsSdkTests : IAsyncLifetime
         Assert.Equal(vaultUri, after.GetProperty("vaultUri").GetString());
         Assert.Equal("Conflict", after.GetProperty("refused").GetProperty("code").GetString());
     }
+
+    [Fact]
+    public async Task Arm_keyvault_sees_each_rule_as_the_service_error_and_group_deletion_soft_deletes()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var output = (await _server.RunNodeAsync("vaults-rules.mjs", new Dictionary<string, string?> { ["IRONCLAD_PREFIX"] = "rules" }, cancellationToken)).EnsureSuccess();
+        var errors = output.GetProperty("errors");
+        (int, string) Error(string name) => (errors.GetProperty(name).GetProperty("statusCode").GetInt32(), errors.GetProperty(name).GetProperty("code").GetString()!);
+
+        Assert.Equal((400, "VaultNameNotValid"), Error("invalidName"));
+        Assert.Equal((400, "BadRequest"), Error("missingTenant"));
+        Assert.Contains("tenantId", errors.GetProperty("missingTenant").GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal((400, "BadRequest"), Error("retention"));
+        Assert.Equal((400, "BadRequest"), Error("softDeleteOff"));
+        Assert.Equal((400, "BadRequest"), Error("retentionChange"));
+        Assert.Equal((409, "VaultAlreadyExists"), Error("nameTaken"));
+        Assert.Equal((400, "BadRequest"), Error("badPermission"));
+        Assert.Equal((404, "ResourceNotFound"), Error("missingVault"));
+        Assert.Equal("AccountNameInvalid", output.GetProperty("invalidReason").GetString());
+        Assert.EndsWith("/resourceGroups/rules-a/providers/Microsoft.KeyVault/vaults/rules-vault", output.GetProperty("deletedVaultId").GetString(), StringComparison.Ordinal);
+    }
 }

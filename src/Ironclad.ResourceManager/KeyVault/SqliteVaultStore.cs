@@ -151,6 +151,17 @@ public sealed class SqliteVaultStore : IVaultStore
     public IReadOnlyList<VaultRecord> PurgeExpired(DateTimeOffset now)
     {
         using var connection = _database.OpenConnection();
+        // Every request calls this: look first (a read, no write lock) and delete only when something is due.
+        using (var due = connection.CreateCommand())
+        {
+            due.CommandText = "SELECT EXISTS (SELECT 1 FROM keyvault_vaults WHERE scheduled_purge_at_ms <= $now)";
+            due.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
+            if ((long)due.ExecuteScalar()! == 0)
+            {
+                return [];
+            }
+        }
+
         using var command = connection.CreateCommand();
         command.CommandText = $"DELETE FROM keyvault_vaults WHERE scheduled_purge_at_ms <= $now RETURNING {Columns}";
         command.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
