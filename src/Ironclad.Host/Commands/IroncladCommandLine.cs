@@ -16,6 +16,8 @@ internal static class IroncladCommandLine
         {
             new ServerCommand(),
             new DevCommand(),
+            new LoginCommand(),
+            new AdCommand(),
         };
         return root;
     }
