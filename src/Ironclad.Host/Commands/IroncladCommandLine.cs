@@ -22,6 +22,7 @@ internal static class IroncladCommandLine
             Cli.KeyVaultCommand.Create(),
             Cli.MonitorCommand.Create(),
             Cli.AdCommand.Create(),
+            Cli.IdentityCommand.Create(),
         };
         return root;
     }
