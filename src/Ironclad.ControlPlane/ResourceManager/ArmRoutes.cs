@@ -313,7 +313,9 @@ internal sealed class ArmRoutes
     private ArmOperation RoleDefinitionsRoute(ArmRequest r, ResourceId scope, string? idText)
     {
         _ = Method(r, "GET");
-        const string action = "Microsoft.Authorization/roleDefinitions/read";
+        // The built-in catalog is public: at the tenant root (where nobody holds a role) any
+        // authenticated caller may read it; below it the usual read permission applies.
+        var action = scope.IsRoot ? null : "Microsoft.Authorization/roleDefinitions/read";
         if (idText is null)
         {
             var roles = _roles.All.AsEnumerable();

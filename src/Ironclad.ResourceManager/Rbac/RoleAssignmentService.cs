@@ -68,7 +68,13 @@ public sealed class RoleAssignmentService
         var assignment = new RoleAssignment(name, scopeText, roleDefinitionId, principalId, type, description, now, now, createdBy, createdBy);
         if (!_store.TryAddRoleAssignment(assignment))
         {
-            // A concurrent create with the same name won.
+            // A concurrent create won: with the same name (an identical repeat is still idempotent) or the same triple.
+            if (_store.GetRoleAssignment(name) is { } winner && winner.Scope.Equals(scopeText, StringComparison.OrdinalIgnoreCase)
+                && winner.RoleDefinitionId == roleDefinitionId && winner.PrincipalId == principalId)
+            {
+                return new CreateResult(winner, Created: false);
+            }
+
             throw new ArmException(409, "RoleAssignmentExists", "The role assignment already exists.");
         }
 

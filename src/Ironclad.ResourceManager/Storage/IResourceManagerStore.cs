@@ -24,7 +24,7 @@ public interface IResourceManagerStore
     bool DeleteResourceGroup(Guid subscriptionId, string name);
 
     // ── role assignments ──
-    /// <summary>Adds an assignment; false if one with that name exists already (at any scope).</summary>
+    /// <summary>Adds an assignment; false if one with that name, or with the same scope, role and principal, exists already.</summary>
     bool TryAddRoleAssignment(RoleAssignment assignment);
 
     RoleAssignment? GetRoleAssignment(Guid name);

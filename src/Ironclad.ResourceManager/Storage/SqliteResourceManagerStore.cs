@@ -60,6 +60,11 @@ public sealed class SqliteResourceManagerStore : IResourceManagerStore
             error_code TEXT);
         CREATE INDEX arm_activity_time ON arm_activity (timestamp_ms);
         """,
+        // One (scope, role, principal) has at most one assignment, enforced by the database so that
+        // two concurrent creates under different names cannot both succeed.
+        """
+        CREATE UNIQUE INDEX arm_role_assignments_triple ON arm_role_assignments (scope_key, role_definition_id, principal_id);
+        """,
     ];
 
     private readonly MetadataDatabase _database;
