@@ -164,6 +164,30 @@ public sealed class ArmAuthorizationMatrixTests(SdkServer server) : IClassFixtur
         {
             await AssertErrorAsync(response, HttpStatusCode.NotFound, "SubscriptionNotFound", ct);
         }
+
+        // The generic resource list (arm-keyvault's vaults.list() uses it): a well-formed filter lists, another is refused.
+        var typeFilter = Uri.EscapeDataString("resourceType eq 'Contoso.Nothing/things'");
+        using (var response = await SendAsync(HttpMethod.Get, $"/subscriptions/{server.SubscriptionId}/resources?$filter={typeFilter}&api-version=2015-11-01", admin, ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var page = await response.Content.ReadFromJsonAsync<JsonElement>(ct);
+            Assert.Empty(page.GetProperty("value").EnumerateArray());
+            Assert.False(page.TryGetProperty("nextLink", out _));
+        }
+
+        using (var response = await SendAsync(HttpMethod.Get, $"/subscriptions/{server.SubscriptionId}/resources?$filter=location%20eq%20'x'&api-version=2015-11-01", admin, ct))
+        {
+            await AssertErrorAsync(response, HttpStatusCode.BadRequest, "InvalidFilterInQueryString", ct);
+        }
+
+        // The role-definition catalog at the tenant root, as `roleDefinitions.list("/")` asks for it.
+        using (var response = await SendAsync(HttpMethod.Get, "/providers/Microsoft.Authorization/roleDefinitions?api-version=2022-04-01", admin, ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var ids = (await response.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("value").EnumerateArray()
+                .Select(d => d.GetProperty("id").GetString()).ToList();
+            Assert.Contains("/providers/Microsoft.Authorization/roleDefinitions/e147488a-f6f5-4113-8e2d-b22465e65bf6", ids);
+        }
     }
 
     [Fact]
