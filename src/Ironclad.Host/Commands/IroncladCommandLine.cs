@@ -16,6 +16,11 @@ internal static class IroncladCommandLine
         {
             new ServerCommand(),
             new DevCommand(),
+            new Cli.LoginCommand(),
+            Cli.GroupCommand.Create(),
+            Cli.RoleCommand.Create(),
+            Cli.KeyVaultCommand.Create(),
+            Cli.MonitorCommand.Create(),
         };
         return root;
     }
