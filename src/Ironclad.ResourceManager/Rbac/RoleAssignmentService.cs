@@ -30,9 +30,12 @@ public sealed class RoleAssignmentService
     public CreateResult Create(ResourceId scope, Guid name, Guid roleDefinitionId, Guid principalId, string? principalType, string? description, Guid? createdBy)
     {
         ArgumentNullException.ThrowIfNull(scope);
-        if (_roles.Find(roleDefinitionId) is null)
+        var role = _roles.Find(roleDefinitionId)
+            ?? throw new ArmException(400, "RoleDefinitionDoesNotExist", $"The specified role definition with ID '{roleDefinitionId:N}' does not exist.");
+        if (!role.AssignableScopes.Any(a => ResourceId.TryParse(a, out var assignable) && assignable.Contains(scope)))
         {
-            throw new ArmException(400, "RoleDefinitionDoesNotExist", $"The specified role definition with ID '{roleDefinitionId:N}' does not exist.");
+            throw new ArmException(400, "InvalidRoleAssignmentScope",
+                $"The role definition '{role.RoleName}' is not assignable at scope '{scope}': it lists no assignable scope containing it.");
         }
 
         if (principalId == Guid.Empty)

@@ -40,6 +40,17 @@ public interface IResourceManagerStore
     /// <summary>Removes every assignment at or below <paramref name="scope"/> (the scope's resource is gone).</summary>
     int DeleteRoleAssignmentsUnder(string scope);
 
+    // ── custom role definitions (stored as their JSON; role names unique, case-insensitively) ──
+    /// <summary>Creates or replaces; true when created. Throws on a role name another definition has.</summary>
+    bool UpsertCustomRole(Guid id, string roleName, string definitionJson);
+
+    IReadOnlyList<string> ListCustomRoles();
+
+    bool DeleteCustomRole(Guid id);
+
+    /// <summary>True if any assignment names the role definition.</summary>
+    bool IsRoleAssigned(Guid roleDefinitionId);
+
     // ── activity log ──
     void AppendActivity(ActivityEvent activity);
 
