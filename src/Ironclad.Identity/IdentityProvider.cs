@@ -147,6 +147,20 @@ public sealed partial class IdentityProvider
             : new(null, matchedExpired ? ClientAuthenticationError.ExpiredSecret : ClientAuthenticationError.InvalidSecret);
     }
 
+    // ── Directory administrators (who may manage service principals over HTTP) ─────────────
+
+    /// <summary>Makes <paramref name="objectId"/> the administrator of <paramref name="tenantId"/>'s directory (the host's bootstrap does).</summary>
+    public void SetDirectoryAdministrator(Guid tenantId, Guid objectId)
+    {
+        RequireTenant(tenantId);
+        _store.SetSetting(AdministratorSetting(tenantId), objectId.ToByteArray());
+    }
+
+    public bool IsDirectoryAdministrator(Guid tenantId, Guid objectId) =>
+        _store.GetSetting(AdministratorSetting(tenantId)) is { Length: 16 } bytes && new Guid(bytes) == objectId;
+
+    private static string AdministratorSetting(Guid tenantId) => $"directory-administrator:{tenantId:D}";
+
     private Tenant RequireTenant(Guid tenantId) =>
         _store.FindTenant(tenantId) ?? throw new InvalidOperationException($"No tenant has id {tenantId}.");
 }

@@ -107,4 +107,34 @@ public sealed class ListAndRoutingTests
         var e = Assert.Throws<Ironclad.ResourceManager.Providers.ArmException>(() => h.Provider.RequiredAction(VaultsHarness.Request(method, resourceGroup, path)));
         Assert.Equal(status, e.StatusCode);
     }
+
+    [Fact]
+    public void Deleted_vaults_page_too()
+    {
+        using var h = new VaultsHarness();
+        foreach (var name in (string[])["kv-c", "kv-a", "kv-b"])
+        {
+            h.Create("rg1", name);
+            h.Send("DELETE", "rg1", $"vaults/{name}");
+        }
+
+        var first = h.Send("GET", null, "deletedVaults", query: new Dictionary<string, string> { ["$top"] = "2" }).Body!;
+        Assert.Equal(["kv-a", "kv-b"], ((JsonArray)first["value"]!).Select(v => (string)v!["name"]!));
+        var next = new Uri((string)first["nextLink"]!);
+        Assert.EndsWith($"/subscriptions/{VaultsHarness.Subscription}/providers/Microsoft.KeyVault/deletedVaults", next.AbsolutePath, StringComparison.Ordinal);
+        var second = h.Send("GET", null, "deletedVaults", query: new Dictionary<string, string> { ["$top"] = "2", ["$skiptoken"] = "kv-b" }).Body!;
+        Assert.Equal(["kv-c"], ((JsonArray)second["value"]!).Select(v => (string)v!["name"]!));
+        Assert.Null(second["nextLink"]);
+    }
+
+    [Fact]
+    public void Names_and_groups_match_case_insensitively_and_ids_keep_the_stored_case()
+    {
+        using var h = new VaultsHarness();
+        h.Create("MyGroup", "MyVault");
+        var updated = h.Send("PUT", "mygroup", "vaults/MYVAULT", VaultsHarness.MinimalBody());
+        Assert.Equal(200, updated.StatusCode);
+        Assert.Equal($"/subscriptions/{VaultsHarness.Subscription}/resourceGroups/MyGroup/providers/Microsoft.KeyVault/vaults/MyVault", (string)updated.Body!["id"]!);
+        Assert.Equal("MyVault", (string)updated.Body!["name"]!);
+    }
 }

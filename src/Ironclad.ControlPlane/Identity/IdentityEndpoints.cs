@@ -29,6 +29,7 @@ public static partial class IdentityEndpoints
         endpoints.MapGet("/{tenant}/v2.0/.well-known/openid-configuration", OpenIdConfigurationDocument);
         endpoints.MapGet("/{tenant}/discovery/v2.0/keys", Keys);
         endpoints.MapGet("/{tenant}/discovery/keys", Keys);
+        endpoints.MapServicePrincipals();
         return endpoints;
     }
 

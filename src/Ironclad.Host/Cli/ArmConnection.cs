@@ -37,8 +37,6 @@ internal sealed class ArmConnection : IDisposable
 
     public CliProfile Profile { get; }
 
-    public string SubscriptionScope => $"/subscriptions/{Profile.SubscriptionId}";
-
     public static ArmConnection Open(CliProfile profile)
     {
         ArgumentNullException.ThrowIfNull(profile);
@@ -93,10 +91,12 @@ internal sealed class ArmConnection : IDisposable
             await AuthenticateAsync(cancellationToken);
         }
 
+        // An empty apiVersion: a non-ARM path of this server (the directory API) that takes none.
         var separator = pathAndQuery.Contains('?', StringComparison.Ordinal) ? '&' : '?';
+        var query = apiVersion.Length == 0 ? "" : $"{separator}api-version={apiVersion}";
         var uri = pathAndQuery.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
             ? new Uri(pathAndQuery)
-            : new Uri(new Uri(Profile.Url.TrimEnd('/') + "/"), pathAndQuery.TrimStart('/') + $"{separator}api-version={apiVersion}");
+            : new Uri(new Uri(Profile.Url.TrimEnd('/') + "/"), pathAndQuery.TrimStart('/') + query);
         using var request = new HttpRequestMessage(method, uri);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token);
         request.Headers.Add("x-ms-client-request-id", Guid.NewGuid().ToString());

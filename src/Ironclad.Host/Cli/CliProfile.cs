@@ -12,8 +12,9 @@ namespace Ironclad.Host.Cli;
 /// <param name="Url">The control plane's HTTPS base URL (Resource Manager), e.g. https://127.0.0.1:8443.</param>
 /// <param name="AuthorityHost">Where tokens come from (the same server in the embedded default).</param>
 /// <param name="CaCertificate">PEM file of the CA the server's certificate must chain to.</param>
+/// <param name="SubscriptionId">Null for a principal that logged in without one (it can still use `ad sp`).</param>
 internal sealed record CliProfile(
-    string Url, string AuthorityHost, string CaCertificate, string TenantId, string SubscriptionId, string ClientId, string ClientSecret)
+    string Url, string AuthorityHost, string CaCertificate, string TenantId, string? SubscriptionId, string ClientId, string ClientSecret)
 {
     /// <summary>`~/.ironclad/profile.json`, or IRONCLAD_PROFILE when set.</summary>
     public static string DefaultPath =>
@@ -75,7 +76,7 @@ internal sealed record CliProfile(
     [JsonIgnore]
     private bool IsComplete =>
         !string.IsNullOrEmpty(Url) && !string.IsNullOrEmpty(AuthorityHost) && !string.IsNullOrEmpty(CaCertificate)
-        && !string.IsNullOrEmpty(TenantId) && !string.IsNullOrEmpty(SubscriptionId) && !string.IsNullOrEmpty(ClientId)
+        && !string.IsNullOrEmpty(TenantId) && !string.IsNullOrEmpty(ClientId)
         && !string.IsNullOrEmpty(ClientSecret);
 }
 

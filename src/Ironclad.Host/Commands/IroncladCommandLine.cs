@@ -21,6 +21,7 @@ internal static class IroncladCommandLine
             Cli.RoleCommand.Create(),
             Cli.KeyVaultCommand.Create(),
             Cli.MonitorCommand.Create(),
+            Cli.AdCommand.Create(),
         };
         return root;
     }

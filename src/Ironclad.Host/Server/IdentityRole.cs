@@ -54,6 +54,10 @@ internal static class IdentityRole
         services.AddSingleton(provider => new IdentityProvider(
             provider.GetRequiredService<IIdentityStore>(), provider.GetRequiredService<SigningKeys>(),
             options, provider.GetRequiredService<TimeProvider>()));
+        // The platform credential (managed identities' tokens): created once, here, for platform
+        // components only (later: the compute provider's disk-encryption-set worker). No endpoint
+        // group may depend on it; the HTTP token endpoint refuses managed identities.
+        services.AddSingleton(provider => provider.GetRequiredService<IdentityProvider>().CreatePlatformCredential());
     }
 
     /// <summary>
@@ -89,6 +93,7 @@ internal static class IdentityRole
             store.SetSetting(BootstrapSetting, sealer.Seal(JsonSerializer.SerializeToUtf8Bytes(record, BootstrapJsonContext.Default.BootstrapRecord), BootstrapAssociatedData));
         }
 
+        identity.SetDirectoryAdministrator(record.TenantId, record.AdministratorObjectId);
         services.GetService<IResourceManagerBootstrap>()?.EnsureSubscription(record.TenantId, record.SubscriptionId, "Ironclad subscription", record.AdministratorObjectId);
         return record;
     }

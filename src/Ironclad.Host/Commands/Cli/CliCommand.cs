@@ -15,7 +15,9 @@ internal sealed class CliInvocation(ParseResult parseResult, ArmConnection conne
 
     public ArmConnection Connection { get; } = connection;
 
-    public string Subscription => Connection.Profile.SubscriptionId;
+    public string Subscription => Connection.Profile.SubscriptionId is { Length: > 0 } subscription
+        ? subscription
+        : throw new CliException("NoSubscription", "This login has no subscription: run 'ironclad login' with --subscription.");
 
     public T Value<T>(Option<T> option) => ParseResult.GetValue(option)!;
 }
@@ -55,7 +57,7 @@ internal static class CliCommand
             catch (CliException e)
             {
                 await error.WriteLineAsync($"ironclad: error: {e.Code}: {e.Message}");
-                return ExitCodes.Failure;
+                return e.StatusCode == 404 ? ExitCodes.NotFound : ExitCodes.Failure;
             }
         });
         return command;

@@ -66,29 +66,34 @@ internal sealed class LoginCommand : Command
 
     private CliProfile ProfileFrom(ParseResult parseResult)
     {
-        var explicitValues = new[] { _url, _tenant, _subscription, _clientId, _clientSecret, _caCertificate }.Select(o => parseResult.GetValue(o)).ToList();
+        var explicitOptions = new[] { _url, _authority, _tenant, _subscription, _clientId, _clientSecret, _caCertificate };
+        var anyExplicit = explicitOptions.Any(o => !string.IsNullOrEmpty(parseResult.GetValue(o)));
         if (parseResult.GetValue(_data) is { Length: > 0 } data)
         {
-            return CliProfile.FromEndpointsFile(Path.Combine(Path.GetFullPath(data), "endpoints.json"));
+            return anyExplicit
+                ? throw new CliException("InvalidArgument", "Give either --data DIR or explicit credentials, not both.")
+                : CliProfile.FromEndpointsFile(Path.Combine(Path.GetFullPath(data), "endpoints.json"));
         }
 
-        if (explicitValues.All(v => string.IsNullOrEmpty(v)))
+        if (!anyExplicit)
         {
             return CliProfile.FromEndpointsFile(Path.Combine(Path.GetFullPath(ServerSettings.DefaultDataDirectory), "endpoints.json"));
         }
 
-        if (explicitValues.Any(v => string.IsNullOrEmpty(v)))
+        var url = parseResult.GetValue(_url) is { Length: > 0 } given ? given : parseResult.GetValue(_authority);
+        var required = new[] { url, parseResult.GetValue(_tenant), parseResult.GetValue(_clientId), parseResult.GetValue(_clientSecret), parseResult.GetValue(_caCertificate) };
+        if (required.Any(string.IsNullOrEmpty))
         {
-            throw new CliException("InvalidArgument", "Give --data DIR, or all of --url, --tenant, --subscription, --client-id, --client-secret and --ca-cert.");
+            throw new CliException(
+                "InvalidArgument", "Give --data DIR, or --tenant, --client-id, --client-secret, --ca-cert and --url (or --authority); --subscription is optional.");
         }
 
-        var url = parseResult.GetValue(_url)!;
         return new CliProfile(
-            url,
-            parseResult.GetValue(_authority) is { Length: > 0 } authority ? authority : url,
+            url!,
+            parseResult.GetValue(_authority) is { Length: > 0 } authority ? authority : url!,
             Path.GetFullPath(parseResult.GetValue(_caCertificate)!),
             parseResult.GetValue(_tenant)!,
-            parseResult.GetValue(_subscription)!,
+            parseResult.GetValue(_subscription) is { Length: > 0 } subscription ? subscription : null,
             parseResult.GetValue(_clientId)!,
             parseResult.GetValue(_clientSecret)!);
     }
