@@ -97,4 +97,24 @@ public sealed class RoleAssignmentTests
         Assert.Equal("Ironclad", f.Store.GetSubscription(StoreFixture.Sub)!.DisplayName);
         Assert.Single(f.Assignments.List(ResourceId.ForSubscription(StoreFixture.Sub), RoleAssignmentFilter.None));
     }
+    [Fact]
+    public async Task Concurrent_creates_of_one_triple_under_different_names_leave_exactly_one()
+    {
+        using var f = new StoreFixture();
+        var scope = ResourceId.ForResourceGroup(StoreFixture.Sub, "race");
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(() =>
+        {
+            try
+            {
+                return f.Assignments.Create(scope, Guid.NewGuid(), BuiltInRoles.ReaderId, Alice, null, null, null).Created ? "created" : "repeat";
+            }
+            catch (ArmException e)
+            {
+                return e.Code;
+            }
+        }, TestContext.Current.CancellationToken)));
+        Assert.Equal(1, outcomes.Count(o => o == "created"));
+        Assert.All(outcomes.Where(o => o != "created"), o => Assert.Equal("RoleAssignmentExists", o));
+        Assert.Single(f.Assignments.List(scope, RoleAssignmentFilter.Parse("atScope()")), a => a.PrincipalId == Alice);
+    }
 }

@@ -23,7 +23,7 @@ internal sealed class StoreFixture : IDisposable
     {
         Database = MetadataDatabase.Open(_directory.Combine("metadata.db"));
         Store = new SqliteResourceManagerStore(Database);
-        Roles = new RoleDefinitions();
+        Roles = new RoleDefinitions(Store);
         Authorizer = new Authorizer(Store, Roles);
         Assignments = new RoleAssignmentService(Store, Roles, Time);
         Groups = new ResourceGroupService(Store, new ProviderRegistry(providers));

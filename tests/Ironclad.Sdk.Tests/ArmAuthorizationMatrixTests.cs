@@ -164,6 +164,30 @@ public sealed class ArmAuthorizationMatrixTests(SdkServer server) : IClassFixtur
         {
             await AssertErrorAsync(response, HttpStatusCode.NotFound, "SubscriptionNotFound", ct);
         }
+
+        // The generic resource list (arm-keyvault's vaults.list() uses it): a well-formed filter lists, another is refused.
+        var typeFilter = Uri.EscapeDataString("resourceType eq 'Contoso.Nothing/things'");
+        using (var response = await SendAsync(HttpMethod.Get, $"/subscriptions/{server.SubscriptionId}/resources?$filter={typeFilter}&api-version=2015-11-01", admin, ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var page = await response.Content.ReadFromJsonAsync<JsonElement>(ct);
+            Assert.Empty(page.GetProperty("value").EnumerateArray());
+            Assert.False(page.TryGetProperty("nextLink", out _));
+        }
+
+        using (var response = await SendAsync(HttpMethod.Get, $"/subscriptions/{server.SubscriptionId}/resources?$filter=location%20eq%20'x'&api-version=2015-11-01", admin, ct))
+        {
+            await AssertErrorAsync(response, HttpStatusCode.BadRequest, "InvalidFilterInQueryString", ct);
+        }
+
+        // The role-definition catalog at the tenant root, as `roleDefinitions.list("/")` asks for it.
+        using (var response = await SendAsync(HttpMethod.Get, "/providers/Microsoft.Authorization/roleDefinitions?api-version=2022-04-01", admin, ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var ids = (await response.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("value").EnumerateArray()
+                .Select(d => d.GetProperty("id").GetString()).ToList();
+            Assert.Contains("/providers/Microsoft.Authorization/roleDefinitions/e147488a-f6f5-4113-8e2d-b22465e65bf6", ids);
+        }
     }
 
     [Fact]
@@ -196,6 +220,64 @@ public sealed class ArmAuthorizationMatrixTests(SdkServer server) : IClassFixtur
         Assert.Equal(names.Count, names.Distinct().Count());
         Assert.Superset(Enumerable.Range(0, 5).Select(i => $"paging{i}").ToHashSet(), names.ToHashSet());
         Assert.Equal((names.Count + 1) / 2, pages);
+    }
+
+    [Fact]
+    public async Task A_custom_role_defined_over_http_grants_exactly_its_actions()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var admin = await server.GetTokenAsync(cancellationToken: ct);
+        var sub = $"/subscriptions/{server.SubscriptionId}";
+        var role = Guid.NewGuid();
+        var definition = new
+        {
+            properties = new
+            {
+                roleName = "Group Reader " + role.ToString("N")[..6],
+                description = "reads groups",
+                permissions = new[] { new { actions = new[] { "Microsoft.Resources/subscriptions/resourceGroups/read" } } },
+                assignableScopes = new[] { sub },
+            },
+        };
+        using (var put = await SendAsync(HttpMethod.Put, $"{sub}/providers/Microsoft.Authorization/roleDefinitions/{role}?api-version=2022-04-01", admin, ct, definition))
+        {
+            Assert.Equal(HttpStatusCode.Created, put.StatusCode);
+            Assert.Equal("CustomRole", (await put.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("properties").GetProperty("type").GetString());
+        }
+
+        var carol = ArmTestPrincipals.Create(server);
+        var assignment = Guid.NewGuid();
+        using (var put = await SendAsync(HttpMethod.Put, $"{sub}/providers/Microsoft.Authorization/roleAssignments/{assignment}?api-version=2022-04-01", admin, ct,
+            new { properties = new { roleDefinitionId = $"{sub}/providers/Microsoft.Authorization/roleDefinitions/{role}", principalId = carol.ObjectId } }))
+        {
+            Assert.Equal(HttpStatusCode.Created, put.StatusCode);
+        }
+
+        using (var put = await SendAsync(HttpMethod.Put, GroupPath("custom-role"), admin, ct, new { location = "eastus" }))
+        {
+            Assert.True(put.IsSuccessStatusCode);
+        }
+
+        var carolToken = await ArmTestPrincipals.TokenAsync(server, carol, cancellationToken: ct);
+        using (var get = await SendAsync(HttpMethod.Get, GroupPath("custom-role"), carolToken, ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, get.StatusCode);
+        }
+
+        using (var patch = await SendAsync(HttpMethod.Patch, GroupPath("custom-role"), carolToken, ct, new { tags = new { x = "y" } }))
+        {
+            await AssertErrorAsync(patch, HttpStatusCode.Forbidden, "AuthorizationFailed", ct);
+        }
+
+        using (var delete = await SendAsync(HttpMethod.Delete, $"{sub}/providers/Microsoft.Authorization/roleDefinitions/{role}?api-version=2022-04-01", admin, ct))
+        {
+            await AssertErrorAsync(delete, HttpStatusCode.Conflict, "RoleDefinitionHasAssignments", ct);
+        }
+
+        using (var builtIn = await SendAsync(HttpMethod.Delete, $"{sub}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7?api-version=2022-04-01", admin, ct))
+        {
+            await AssertErrorAsync(builtIn, HttpStatusCode.Forbidden, "RoleDefinitionUpdateNotPermitted", ct);
+        }
     }
 
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string pathOrUrl, string? token, CancellationToken ct, object? body = null)

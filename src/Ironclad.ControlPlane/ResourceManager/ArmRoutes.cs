@@ -312,8 +312,15 @@ internal sealed class ArmRoutes
 
     private ArmOperation RoleDefinitionsRoute(ArmRequest r, ResourceId scope, string? idText)
     {
+        if (idText is not null && r.Method is "PUT" or "DELETE")
+        {
+            return CustomRole(r, scope, idText);
+        }
+
         _ = Method(r, "GET");
-        const string action = "Microsoft.Authorization/roleDefinitions/read";
+        // The built-in catalog is public: at the tenant root (where nobody holds a role) any
+        // authenticated caller may read it; below it the usual read permission applies.
+        var action = scope.IsRoot ? null : "Microsoft.Authorization/roleDefinitions/read";
         if (idText is null)
         {
             var roles = _roles.All.AsEnumerable();
@@ -342,6 +349,41 @@ internal sealed class ArmRoutes
         return new(action, scope, () => Guid.TryParse(idText, out var id) && _roles.Find(id) is { } role
             ? new ArmResponse(200, ArmJson.RoleDefinition(scope, role))
             : throw new ArmException(404, "RoleDefinitionDoesNotExist", $"The specified role definition with ID '{idText}' does not exist."));
+    }
+
+    // Custom roles: PUT creates or replaces, DELETE removes (refused while assigned). Not for built-ins.
+    private ArmOperation CustomRole(ArmRequest r, ResourceId scope, string idText)
+    {
+        if (!Guid.TryParse(idText, out var id))
+        {
+            throw new ArmException(400, "InvalidRoleDefinitionId", $"The role definition ID '{idText}' is not valid. It must be a GUID.");
+        }
+
+        if (r.Method == "DELETE")
+        {
+            return new("Microsoft.Authorization/roleDefinitions/delete", scope, () => _roles.Delete(id) is { } deleted
+                ? new ArmResponse(200, ArmJson.RoleDefinition(scope, deleted))
+                : new ArmResponse(204, null));
+        }
+
+        return new("Microsoft.Authorization/roleDefinitions/write", scope, () =>
+        {
+            var body = RequireBody(r);
+            var properties = body.TryGetProperty("properties", out var p) && p.ValueKind == JsonValueKind.Object ? p
+                : throw new ArmException(400, "InvalidRequestContent", "The request content must have 'properties'.");
+            var permissions = properties.TryGetProperty("permissions", out var list) && list.ValueKind == JsonValueKind.Array
+                ? list.EnumerateArray().Select(RoleDefinitions.ReadBlock).ToList()
+                : [];
+            var assignable = properties.TryGetProperty("assignableScopes", out var scopes) && scopes.ValueKind == JsonValueKind.Array
+                ? scopes.EnumerateArray().Select(x => x.GetString() ?? "").ToList()
+                : [scope.ToString()];
+            var canonical = assignable.Select(a => ResourceId.TryParse(a, out var parsed) ? parsed.ToString()
+                : throw new ArmException(400, "InvalidAssignableScopes", $"The assignable scope '{a}' is not a valid resource id.")).ToList();
+            var role = new RoleDefinition(id, OptionalString(properties, "roleName") ?? "", OptionalString(properties, "description") ?? "",
+                "CustomRole", permissions, canonical);
+            var created = _roles.Upsert(role);
+            return new ArmResponse(created ? 201 : 200, ArmJson.RoleDefinition(scope, role));
+        });
     }
 
     // ── activity log ───────────────────────────────────────────────────────────────────────────

@@ -30,9 +30,12 @@ public sealed class RoleAssignmentService
     public CreateResult Create(ResourceId scope, Guid name, Guid roleDefinitionId, Guid principalId, string? principalType, string? description, Guid? createdBy)
     {
         ArgumentNullException.ThrowIfNull(scope);
-        if (_roles.Find(roleDefinitionId) is null)
+        var role = _roles.Find(roleDefinitionId)
+            ?? throw new ArmException(400, "RoleDefinitionDoesNotExist", $"The specified role definition with ID '{roleDefinitionId:N}' does not exist.");
+        if (!role.AssignableScopes.Any(a => ResourceId.TryParse(a, out var assignable) && assignable.Contains(scope)))
         {
-            throw new ArmException(400, "RoleDefinitionDoesNotExist", $"The specified role definition with ID '{roleDefinitionId:N}' does not exist.");
+            throw new ArmException(400, "InvalidRoleAssignmentScope",
+                $"The role definition '{role.RoleName}' is not assignable at scope '{scope}': it lists no assignable scope containing it.");
         }
 
         if (principalId == Guid.Empty)
@@ -68,7 +71,13 @@ public sealed class RoleAssignmentService
         var assignment = new RoleAssignment(name, scopeText, roleDefinitionId, principalId, type, description, now, now, createdBy, createdBy);
         if (!_store.TryAddRoleAssignment(assignment))
         {
-            // A concurrent create with the same name won.
+            // A concurrent create won: with the same name (an identical repeat is still idempotent) or the same triple.
+            if (_store.GetRoleAssignment(name) is { } winner && winner.Scope.Equals(scopeText, StringComparison.OrdinalIgnoreCase)
+                && winner.RoleDefinitionId == roleDefinitionId && winner.PrincipalId == principalId)
+            {
+                return new CreateResult(winner, Created: false);
+            }
+
             throw new ArmException(409, "RoleAssignmentExists", "The role assignment already exists.");
         }
 

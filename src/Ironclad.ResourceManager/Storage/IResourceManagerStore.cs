@@ -24,7 +24,7 @@ public interface IResourceManagerStore
     bool DeleteResourceGroup(Guid subscriptionId, string name);
 
     // ── role assignments ──
-    /// <summary>Adds an assignment; false if one with that name exists already (at any scope).</summary>
+    /// <summary>Adds an assignment; false if one with that name, or with the same scope, role and principal, exists already.</summary>
     bool TryAddRoleAssignment(RoleAssignment assignment);
 
     RoleAssignment? GetRoleAssignment(Guid name);
@@ -39,6 +39,17 @@ public interface IResourceManagerStore
 
     /// <summary>Removes every assignment at or below <paramref name="scope"/> (the scope's resource is gone).</summary>
     int DeleteRoleAssignmentsUnder(string scope);
+
+    // ── custom role definitions (stored as their JSON; role names unique, case-insensitively) ──
+    /// <summary>Creates or replaces; true when created. Throws on a role name another definition has.</summary>
+    bool UpsertCustomRole(Guid id, string roleName, string definitionJson);
+
+    IReadOnlyList<string> ListCustomRoles();
+
+    bool DeleteCustomRole(Guid id);
+
+    /// <summary>True if any assignment names the role definition.</summary>
+    bool IsRoleAssigned(Guid roleDefinitionId);
 
     // ── activity log ──
     void AppendActivity(ActivityEvent activity);

@@ -60,6 +60,17 @@ public sealed class SqliteResourceManagerStore : IResourceManagerStore
             error_code TEXT);
         CREATE INDEX arm_activity_time ON arm_activity (timestamp_ms);
         """,
+        // One (scope, role, principal) has at most one assignment, enforced by the database so that
+        // two concurrent creates under different names cannot both succeed.
+        """
+        CREATE UNIQUE INDEX arm_role_assignments_triple ON arm_role_assignments (scope_key, role_definition_id, principal_id);
+        """,
+        """
+        CREATE TABLE arm_role_definitions (
+            id TEXT PRIMARY KEY,
+            role_name_key TEXT NOT NULL UNIQUE,
+            definition TEXT NOT NULL);
+        """,
     ];
 
     private readonly MetadataDatabase _database;
@@ -193,6 +204,30 @@ public sealed class SqliteResourceManagerStore : IResourceManagerStore
         r.IsDBNull(5) ? null : r.GetString(5),
         DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(6)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(7)),
         r.IsDBNull(8) ? null : Guid.Parse(r.GetString(8)), r.IsDBNull(9) ? null : Guid.Parse(r.GetString(9)));
+
+    // ── custom role definitions ────────────────────────────────────────────────────────────────
+
+    public bool UpsertCustomRole(Guid id, string roleName, string definitionJson)
+    {
+        using var connection = _database.OpenConnection();
+        using var transaction = connection.BeginTransaction(deferred: false);
+        var exists = Scalar(connection, transaction, "SELECT COUNT(*) FROM arm_role_definitions WHERE id = $i", ("$i", G(id))) is long n && n > 0;
+        Execute(connection, transaction, exists
+                ? "UPDATE arm_role_definitions SET role_name_key = $k, definition = $d WHERE id = $i"
+                : "INSERT INTO arm_role_definitions (id, role_name_key, definition) VALUES ($i, $k, $d)",
+            ("$i", G(id)), ("$k", Key(roleName)), ("$d", definitionJson));
+        transaction.Commit();
+        return !exists;
+    }
+
+    public IReadOnlyList<string> ListCustomRoles() =>
+        Query("SELECT definition FROM arm_role_definitions ORDER BY role_name_key", r => r.GetString(0));
+
+    public bool DeleteCustomRole(Guid id) =>
+        Execute("DELETE FROM arm_role_definitions WHERE id = $i", ("$i", G(id))) > 0;
+
+    public bool IsRoleAssigned(Guid roleDefinitionId) =>
+        Query("SELECT 1 FROM arm_role_assignments WHERE role_definition_id = $r LIMIT 1", r => r.GetInt64(0), ("$r", G(roleDefinitionId))).Count > 0;
 
     // ── activity log ───────────────────────────────────────────────────────────────────────────
 
