@@ -13,6 +13,7 @@ using Ironclad.Identity;
 using Ironclad.Identity.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 
 namespace Ironclad.ControlPlane.Identity;
@@ -36,7 +37,7 @@ public static class ServicePrincipalEndpoints
         return endpoints;
     }
 
-    private static IResult List(string tenant, HttpContext context, IdentityProvider identity)
+    private static IResult List(string tenant, HttpContext context, [FromServices] IdentityProvider identity)
     {
         if (Authorize(context, tenant, identity, out var tenantId) is { } refused)
         {
@@ -47,7 +48,7 @@ public static class ServicePrincipalEndpoints
         return Results.Json(new ServicePrincipalList(value), DirectoryJsonContext.Default.ServicePrincipalList);
     }
 
-    private static async Task<IResult> CreateAsync(string tenant, HttpContext context, IdentityProvider identity)
+    private static async Task<IResult> CreateAsync(string tenant, HttpContext context, [FromServices] IdentityProvider identity)
     {
         if (Authorize(context, tenant, identity, out var tenantId) is { } refused)
         {
@@ -72,7 +73,7 @@ public static class ServicePrincipalEndpoints
         return Results.Json(document, DirectoryJsonContext.Default.ServicePrincipalDocument, statusCode: StatusCodes.Status201Created);
     }
 
-    private static IResult Show(string tenant, string id, HttpContext context, IdentityProvider identity)
+    private static IResult Show(string tenant, string id, HttpContext context, [FromServices] IdentityProvider identity)
     {
         if (Authorize(context, tenant, identity, out var tenantId) is { } refused)
         {
@@ -84,7 +85,7 @@ public static class ServicePrincipalEndpoints
             : NotFound(id);
     }
 
-    private static IResult Delete(string tenant, string id, HttpContext context, IdentityProvider identity)
+    private static IResult Delete(string tenant, string id, HttpContext context, [FromServices] IdentityProvider identity)
     {
         if (Authorize(context, tenant, identity, out var tenantId) is { } refused)
         {
@@ -112,7 +113,7 @@ public static class ServicePrincipalEndpoints
         return Results.NoContent();
     }
 
-    private static async Task<IResult> AddSecretAsync(string tenant, string id, HttpContext context, IdentityProvider identity)
+    private static async Task<IResult> AddSecretAsync(string tenant, string id, HttpContext context, [FromServices] IdentityProvider identity)
     {
         if (Authorize(context, tenant, identity, out var tenantId) is { } refused)
         {
@@ -148,7 +149,7 @@ public static class ServicePrincipalEndpoints
         return Results.Json(ToCredential(record, secret), DirectoryJsonContext.Default.PasswordCredentialDocument, statusCode: StatusCodes.Status201Created);
     }
 
-    private static IResult RemoveSecret(string tenant, string id, string keyId, HttpContext context, IdentityProvider identity)
+    private static IResult RemoveSecret(string tenant, string id, string keyId, HttpContext context, [FromServices] IdentityProvider identity)
     {
         if (Authorize(context, tenant, identity, out var tenantId) is { } refused)
         {
