@@ -1,5 +1,6 @@
 // Directory management over HTTPS, for `ironclad ad sp`: list, create, show and delete service
-// principals and add/remove their client secrets, under /{tenant}/ironclad/servicePrincipals (an
+// principals and add/remove their client secrets, under /{tenant}/ironclad/servicePrincipals, and
+// create further tenants (POST /{tenant}/ironclad/tenants) (an
 // Ironclad path: Entra ID does this through Microsoft Graph, which we do not emulate). Shapes borrow
 // Graph's names (appId, passwordCredentials, secretText, hint, endDateTime). Invariants: only the
 // tenant's directory administrator (the bootstrap administrator), with a management-audience token
@@ -34,7 +35,35 @@ public static class ServicePrincipalEndpoints
         endpoints.MapDelete(BasePath + "/{id}", Delete);
         endpoints.MapPost(BasePath + "/{id}/passwordCredentials", AddSecretAsync);
         endpoints.MapDelete(BasePath + "/{id}/passwordCredentials/{keyId}", RemoveSecret);
+        endpoints.MapPost("/{tenant}/ironclad/tenants", CreateTenantAsync);
         return endpoints;
+    }
+
+    /// <summary>
+    /// A new tenant with its own administrator (a service principal with a secret, its directory
+    /// administrator): for multi-tenant setups and for tests of cross-tenant refusals.
+    /// </summary>
+    private static async Task<IResult> CreateTenantAsync(string tenant, HttpContext context, [FromServices] IdentityProvider identity)
+    {
+        if (Authorize(context, tenant, identity, out _) is { } refused)
+        {
+            return refused;
+        }
+
+        var (request, invalid) = await ReadBodyAsync(context, DirectoryJsonContext.Default.CreateServicePrincipalRequest);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+
+        var displayName = request?.DisplayName is { Length: > 0 and <= 120 } name && !name.Any(char.IsControl) ? name : "Ironclad tenant";
+        var created = identity.CreateTenant(displayName);
+        var administrator = identity.CreateServicePrincipal(created.TenantId, "ironclad-administrator");
+        var (record, secret) = identity.AddSecret(administrator.ObjectId, "bootstrap", request?.EndDateTime);
+        identity.SetDirectoryAdministrator(created.TenantId, administrator.ObjectId);
+        var document = ToDocument(administrator, identity, includeSecrets: false) with { PasswordCredentials = [ToCredential(record, secret)] };
+        return Results.Json(new TenantDocument(created.TenantId.ToString("D"), created.DisplayName, document),
+            DirectoryJsonContext.Default.TenantDocument, statusCode: StatusCodes.Status201Created);
     }
 
     private static IResult List(string tenant, HttpContext context, [FromServices] IdentityProvider identity)
@@ -264,6 +293,8 @@ internal sealed record ServicePrincipalDocument(
 
 internal sealed record PasswordCredentialDocument(string KeyId, string DisplayName, string Hint, DateTimeOffset StartDateTime, DateTimeOffset EndDateTime, string? SecretText);
 
+internal sealed record TenantDocument(string TenantId, string DisplayName, ServicePrincipalDocument Administrator);
+
 internal sealed record ServicePrincipalList(ServicePrincipalDocument[] Value);
 
 internal sealed record CreateServicePrincipalRequest(string? DisplayName, string? SecretDisplayName, DateTimeOffset? EndDateTime);
@@ -274,6 +305,7 @@ internal sealed record AddPasswordCredentialRequest(string? DisplayName, DateTim
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(ServicePrincipalDocument))]
 [JsonSerializable(typeof(ServicePrincipalList))]
+[JsonSerializable(typeof(TenantDocument))]
 [JsonSerializable(typeof(PasswordCredentialDocument))]
 [JsonSerializable(typeof(CreateServicePrincipalRequest))]
 [JsonSerializable(typeof(AddPasswordCredentialRequest))]
