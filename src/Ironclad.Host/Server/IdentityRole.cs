@@ -37,8 +37,8 @@ internal static class IdentityRole
         _ = tls;
         var options = new IdentityOptions
         {
-            TokenLifetime = settings.AccessTokenLifetime,
-            ClockSkew = settings.AccessTokenClockSkew,
+            TokenLifetime = settings.TokenLifetime,
+            ClockSkew = settings.TokenClockSkew,
         };
         if (settings.Port != 0)
         {
