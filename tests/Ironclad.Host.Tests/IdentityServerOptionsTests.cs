@@ -11,10 +11,10 @@ public sealed class IdentityServerOptionsTests
     {
         var command = new ServerCommand();
         var settings = command.ToSettings(command.Parse([]));
-        Assert.Equal("20000-20099", settings.VaultPorts.ToString());
-        Assert.Equal(100, settings.VaultPorts.Count);
-        Assert.Equal(TimeSpan.FromSeconds(3600), settings.TokenLifetime);
-        Assert.Equal(TimeSpan.FromSeconds(300), settings.TokenClockSkew);
+        Assert.Equal("20000-20099", settings.VaultPortRange.ToString());
+        Assert.Equal(100, settings.VaultPortRange.Count);
+        Assert.Equal(TimeSpan.FromSeconds(3600), settings.AccessTokenLifetime);
+        Assert.Equal(TimeSpan.FromSeconds(300), settings.AccessTokenClockSkew);
     }
 
     [Fact]
@@ -22,10 +22,10 @@ public sealed class IdentityServerOptionsTests
     {
         var command = new ServerCommand();
         var settings = command.ToSettings(command.Parse(["--vault-ports", "30000-30000", "--token-lifetime", "2", "--token-clock-skew", "0"]));
-        Assert.Equal(30000, settings.VaultPorts.First);
-        Assert.Equal(30000, settings.VaultPorts.Last);
-        Assert.Equal(TimeSpan.FromSeconds(2), settings.TokenLifetime);
-        Assert.Equal(TimeSpan.Zero, settings.TokenClockSkew);
+        Assert.Equal(30000, settings.VaultPortRange.First);
+        Assert.Equal(30000, settings.VaultPortRange.Last);
+        Assert.Equal(TimeSpan.FromSeconds(2), settings.AccessTokenLifetime);
+        Assert.Equal(TimeSpan.Zero, settings.AccessTokenClockSkew);
     }
 
     [Theory]

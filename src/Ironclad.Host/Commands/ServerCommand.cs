@@ -109,12 +109,10 @@ internal sealed class ServerCommand : Command
             parseResult.GetValue(BindOption) ?? ServerSettings.DefaultBindAddress,
             parseResult.GetValue(LogFormatOption),
             parseResult.GetValue(NbdPortOption),
-            parseResult.GetValue(NbdTlsOption))
-        {
-            VaultPorts = parseResult.GetValue(VaultPortsOption) ?? ServerSettings.DefaultVaultPorts,
-            TokenLifetime = parseResult.GetValue(TokenLifetimeOption),
-            TokenClockSkew = parseResult.GetValue(TokenClockSkewOption),
-        };
+            parseResult.GetValue(NbdTlsOption),
+            parseResult.GetValue(VaultPortsOption),
+            parseResult.GetValue(TokenLifetimeOption),
+            parseResult.GetValue(TokenClockSkewOption));
     }
 
     /// <summary>Parses FIRST-LAST with 1 &lt;= FIRST &lt;= LAST &lt;= 65535.</summary>

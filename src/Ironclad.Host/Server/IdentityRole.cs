@@ -37,8 +37,8 @@ internal static class IdentityRole
         _ = tls;
         var options = new IdentityOptions
         {
-            TokenLifetime = settings.TokenLifetime,
-            ClockSkew = settings.TokenClockSkew,
+            TokenLifetime = settings.AccessTokenLifetime,
+            ClockSkew = settings.AccessTokenClockSkew,
         };
         if (settings.Port != 0)
         {

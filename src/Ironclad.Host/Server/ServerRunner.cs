@@ -95,7 +95,7 @@ internal static class ServerRunner
             var endpoints = new ServerEndpoints(
                 baseUrl, NbdListener.PublishedAddress(settings.BindAddress, nbdPort), tls.CaCertificatePath, Environment.ProcessId,
                 TenantId: bootstrap.TenantId.ToString("D"), SubscriptionId: bootstrap.SubscriptionId.ToString("D"), AuthorityHost: baseUrl,
-                ClientId: bootstrap.ClientId.ToString("D"), ClientSecret: bootstrap.ClientSecret, VaultPorts: settings.VaultPorts.ToString());
+                ClientId: bootstrap.ClientId.ToString("D"), ClientSecret: bootstrap.ClientSecret, VaultPorts: settings.VaultPortRange.ToString());
             EndpointsFile.Write(dataDirectory.EndpointsFile, endpoints);
             HostLog.ServerStarted(logger, endpoints.Url, endpoints.Nbd, dataDirectory.EndpointsFile);
 

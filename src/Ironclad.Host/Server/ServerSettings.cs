@@ -13,20 +13,23 @@ internal sealed record ServerSettings(
     IPAddress BindAddress,
     LogFormat LogFormat,
     int NbdPort = ServerSettings.DefaultNbdPort,
-    NbdTls NbdTls = NbdTls.Required)
+    NbdTls NbdTls = NbdTls.Required,
+    PortRange? VaultPorts = null,
+    TimeSpan? TokenLifetime = null,
+    TimeSpan? TokenClockSkew = null)
 {
     public static readonly PortRange DefaultVaultPorts = new(20000, 20099);
     public static readonly TimeSpan DefaultTokenLifetime = TimeSpan.FromSeconds(3600);
     public static readonly TimeSpan DefaultTokenClockSkew = TimeSpan.FromSeconds(300);
 
-    /// <summary>The loopback ports vaults' data planes are given, one per vault (`--vault-ports`).</summary>
-    public PortRange VaultPorts { get; init; } = DefaultVaultPorts;
+    /// <summary>The loopback ports vaults' data planes are given, one per vault.</summary>
+    public PortRange VaultPortRange => VaultPorts ?? DefaultVaultPorts;
 
-    /// <summary>exp - iat of every access token the identity role issues (`--token-lifetime`).</summary>
-    public TimeSpan TokenLifetime { get; init; } = DefaultTokenLifetime;
+    /// <summary>exp - iat of every access token the identity role issues.</summary>
+    public TimeSpan AccessTokenLifetime => TokenLifetime ?? DefaultTokenLifetime;
 
-    /// <summary>Tolerance on nbf/exp when validating a bearer token (`--token-clock-skew`).</summary>
-    public TimeSpan TokenClockSkew { get; init; } = DefaultTokenClockSkew;
+    /// <summary>Tolerance on nbf/exp when validating a bearer token.</summary>
+    public TimeSpan AccessTokenClockSkew => TokenClockSkew ?? DefaultTokenClockSkew;
 
     public const int DefaultPort = 8443;
 
