@@ -11,4 +11,7 @@ internal static class ExitCodes
 
     /// <summary>The command line itself is wrong: unknown option, malformed value. Nothing was started.</summary>
     public const int Usage = 2;
+
+    /// <summary>The service answered 404: the resource (group, vault, principal...) does not exist (az's code 3).</summary>
+    public const int NotFound = 3;
 }

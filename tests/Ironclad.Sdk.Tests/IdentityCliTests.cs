@@ -15,11 +15,11 @@ public sealed class IdentityCliTests(SdkServer server) : IClassFixture<SdkServer
     [Fact]
     public async Task Login_from_endpoints_then_create_reset_and_delete_a_service_principal()
     {
-        var profile = _profiles.Combine("admin");
+        var profile = _profiles.Combine("admin", "profile.json");
         var (loginCode, login, _) = await RunAsync(["login", "--data", server.DataDirectory, "--profile", profile]);
         Assert.Equal(0, loginCode);
         Assert.Equal(server.TenantId, JsonDocument.Parse(login).RootElement.GetProperty("tenantId").GetString());
-        var profileFile = Path.Combine(profile, "profile.json");
+        var profileFile = profile;
         if (!OperatingSystem.IsWindows())
         {
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(profileFile));
@@ -36,7 +36,7 @@ public sealed class IdentityCliTests(SdkServer server) : IClassFixture<SdkServer
         Assert.Contains(appId, table, StringComparison.Ordinal);
 
         // The new principal logs in with explicit credentials; it may not manage the directory.
-        var appProfile = _profiles.Combine("app");
+        var appProfile = _profiles.Combine("app", "profile.json");
         var (appLogin, _, appLoginError) = await RunAsync(["login", "--tenant", server.TenantId, "--client-id", appId, "--client-secret", password,
             "--authority", server.BaseUrl, "--ca-cert", server.Endpoints.CaCertificate, "--profile", appProfile]);
         Assert.True(appLogin == 0, appLoginError);
@@ -62,7 +62,7 @@ public sealed class IdentityCliTests(SdkServer server) : IClassFixture<SdkServer
     [Fact]
     public async Task Commands_without_a_login_say_so()
     {
-        var (code, _, error) = await RunAsync(["ad", "sp", "list", "--profile", _profiles.Combine("nobody")]);
+        var (code, _, error) = await RunAsync(["ad", "sp", "list", "--profile", _profiles.Combine("nobody", "profile.json")]);
         Assert.Equal(1, code);
         Assert.Contains("ironclad login", error, StringComparison.Ordinal);
     }

@@ -1,49 +1,85 @@
-// The CLI's login profile: where the server is, which CA to trust, and the client credentials and
-// current access token, in PROFILE/profile.json (directory 0700, file 0600; default ~/.ironclad).
-// Invariant: the file is written atomically and owner-only, since it holds a client secret and a
-// token; nothing else in the CLI writes credentials anywhere.
+// What `ironclad login` remembers: where the server is, which CA to trust, the tenant and
+// subscription, and the service principal's client credentials (like `az login --service-principal`,
+// which also keeps the secret). Invariant: the file is written atomically with mode 0600 and is
+// never printed; commands read it to get a fresh token for each run.
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Ironclad.Host.Data;
 
 namespace Ironclad.Host.Cli;
 
+/// <summary>A saved login.</summary>
+/// <param name="Url">The control plane's HTTPS base URL (Resource Manager), e.g. https://127.0.0.1:8443.</param>
+/// <param name="AuthorityHost">Where tokens come from (the same server in the embedded default).</param>
+/// <param name="CaCertificate">PEM file of the CA the server's certificate must chain to.</param>
+/// <param name="SubscriptionId">Null for a principal that logged in without one (it can still use `ad sp`).</param>
 internal sealed record CliProfile(
-    string Url, string AuthorityHost, string TenantId, string? SubscriptionId, string ClientId, string ClientSecret,
-    string? CaCertificate, string? AccessToken, DateTimeOffset? ExpiresOn)
+    string Url, string AuthorityHost, string CaCertificate, string TenantId, string? SubscriptionId, string ClientId, string ClientSecret)
 {
-    public const string FileName = "profile.json";
+    /// <summary>`~/.ironclad/profile.json`, or IRONCLAD_PROFILE when set.</summary>
+    public static string DefaultPath =>
+        Environment.GetEnvironmentVariable("IRONCLAD_PROFILE") is { Length: > 0 } path
+            ? path
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".ironclad", "profile.json");
 
-    /// <summary>--profile DIR, else $IRONCLAD_PROFILE, else ~/.ironclad.</summary>
-    public static string ResolveDirectory(string? option) =>
-        Path.GetFullPath(!string.IsNullOrEmpty(option) ? option
-            : Environment.GetEnvironmentVariable("IRONCLAD_PROFILE") is { Length: > 0 } fromEnvironment ? fromEnvironment
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".ironclad"));
-
-    public static CliProfile? TryLoad(string directory)
+    public static CliProfile Load(string path)
     {
-        var path = Path.Combine(directory, FileName);
-        return File.Exists(path) ? JsonSerializer.Deserialize(File.ReadAllBytes(path), CliJsonContext.Default.CliProfile) : null;
+        if (!File.Exists(path))
+        {
+            throw new CliException("NotLoggedIn", $"No login profile at {path}: run 'ironclad login' first.");
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllBytes(path), CliJsonContext.Default.CliProfile) is { } profile && profile.IsComplete
+                ? profile
+                : throw new CliException("InvalidProfile", $"The login profile {path} is incomplete: run 'ironclad login' again.");
+        }
+        catch (JsonException)
+        {
+            throw new CliException("InvalidProfile", $"The login profile {path} is not valid JSON: run 'ironclad login' again.");
+        }
     }
 
-    public void Save(string directory)
+    /// <summary>The bootstrap administrator's credentials from a running server's endpoints.json.</summary>
+    public static CliProfile FromEndpointsFile(string path)
     {
-        UnixFileModes.CreateOwnerOnlyDirectory(directory);
-        AtomicFile.WriteOwnerOnly(Path.Combine(directory, FileName), JsonSerializer.SerializeToUtf8Bytes(this, CliJsonContext.Default.CliProfile));
+        if (!File.Exists(path))
+        {
+            throw new CliException("EndpointsNotFound", $"{path} does not exist: is the server running with that data directory?");
+        }
+
+        using var document = JsonDocument.Parse(File.ReadAllBytes(path));
+        var root = document.RootElement;
+        string Field(string name) =>
+            root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } text
+                ? text
+                : throw new CliException("InvalidEndpoints", $"{path} has no '{name}'.");
+        var url = Field("url");
+        return new CliProfile(
+            url,
+            root.TryGetProperty("authorityHost", out var authority) && authority.GetString() is { Length: > 0 } host ? host : url,
+            Field("caCertificate"),
+            Field("tenantId"),
+            Field("subscriptionId"),
+            Field("clientId"),
+            Field("clientSecret"));
     }
+
+    public void Save(string path)
+    {
+        UnixFileModes.CreateOwnerOnlyDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+
+        AtomicFile.WriteOwnerOnly(path, JsonSerializer.SerializeToUtf8Bytes(this, CliJsonContext.Default.CliProfile));
+    }
+
+    [JsonIgnore]
+    private bool IsComplete =>
+        !string.IsNullOrEmpty(Url) && !string.IsNullOrEmpty(AuthorityHost) && !string.IsNullOrEmpty(CaCertificate)
+        && !string.IsNullOrEmpty(TenantId) && !string.IsNullOrEmpty(ClientId)
+        && !string.IsNullOrEmpty(ClientSecret);
 }
 
-/// <summary>The subset of endpoints.json `ironclad login` reads.</summary>
-internal sealed record EndpointsDocument(
-    string? Url, string? CaCertificate, string? TenantId, string? SubscriptionId, string? AuthorityHost, string? ClientId, string? ClientSecret);
-
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true)]
 [JsonSerializable(typeof(CliProfile))]
-[JsonSerializable(typeof(EndpointsDocument))]
-[JsonSerializable(typeof(JsonElement))]
-[JsonSerializable(typeof(Dictionary<string, string?>))]
-[JsonSerializable(typeof(Dictionary<string, object?>))]
-[JsonSerializable(typeof(DateTimeOffset))]
-[JsonSerializable(typeof(bool))]
-[JsonSerializable(typeof(string))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;

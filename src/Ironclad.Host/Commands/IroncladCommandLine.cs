@@ -16,8 +16,12 @@ internal static class IroncladCommandLine
         {
             new ServerCommand(),
             new DevCommand(),
-            new LoginCommand(),
-            new AdCommand(),
+            new Cli.LoginCommand(),
+            Cli.GroupCommand.Create(),
+            Cli.RoleCommand.Create(),
+            Cli.KeyVaultCommand.Create(),
+            Cli.MonitorCommand.Create(),
+            Cli.AdCommand.Create(),
         };
         return root;
     }

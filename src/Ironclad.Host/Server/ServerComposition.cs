@@ -76,6 +76,8 @@ internal static class ServerComposition
         IdentityRole.AddServices(builder.Services, settings, dataDirectory, tls);
         // Resource Manager (Ironclad.ResourceManager): see ResourceManagerRole.cs.
         ResourceManagerRole.AddServices(builder.Services, settings, dataDirectory);
+        // Key Vault management plane (Ironclad.ResourceManager/KeyVault): see KeyVaultRole.cs.
+        KeyVaultRole.AddServices(builder.Services, settings, dataDirectory);
         // ─────────────────────────────────────────────────────────────────────────────────────
 
         var app = builder.Build();

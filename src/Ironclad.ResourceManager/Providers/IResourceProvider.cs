@@ -33,6 +33,12 @@ public interface IResourceProvider
     /// </summary>
     IReadOnlyList<JsonObject> List(Guid subscriptionId, string? resourceGroup, string resourceType);
 
+    /// <summary>
+    /// The resource types it lists (e.g. "Microsoft.KeyVault/vaults"), for the unfiltered generic
+    /// `/resources` listing. Added after the first contract; the default lists none.
+    /// </summary>
+    IReadOnlyList<string> ResourceTypes => Array.Empty<string>();
+
     /// <summary>Removes (or, for soft-deletable types, soft-deletes) everything it holds in a resource group being deleted.</summary>
     void DeleteResourceGroupContents(Guid subscriptionId, string resourceGroup, CallerIdentity caller);
 }
