@@ -17,10 +17,9 @@ internal sealed record CliResult(IReadOnlyList<string> Arguments, int ExitCode, 
         return this;
     }
 
-    /// <summary>Asserts exit 1 (3 for the service's 404 codes) with `ironclad: error: CODE: ...` on stderr.</summary>
-    public CliResult FailedWith(string code)
+    /// <summary>Asserts the exit code (1; 3 when the service answered 404) with `ironclad: error: CODE: ...` on stderr.</summary>
+    public CliResult FailedWith(string code, int expectedExit = 1)
     {
-        var expectedExit = code.EndsWith("NotFound", StringComparison.Ordinal) && code != "EndpointsNotFound" ? 3 : 1;
         Assert.True(ExitCode == expectedExit, $"expected exit {expectedExit}.\n{Describe()}");
         Assert.True(StandardError.Contains($"ironclad: error: {code}: ", StringComparison.Ordinal), $"expected error code {code}.\n{Describe()}");
         return this;

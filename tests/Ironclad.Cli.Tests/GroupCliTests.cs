@@ -25,7 +25,7 @@ public sealed class GroupCliTests(CliServer server) : IClassFixture<CliServer>
         Assert.Equal("platform", updated["tags"]!["team"]!.GetValue<string>());
 
         (await cli.RunAsync("group", "delete", "-n", name)).Succeeded();
-        (await cli.RunAsync("group", "show", "-n", name)).FailedWith("ResourceGroupNotFound");
+        (await cli.RunAsync("group", "show", "-n", name)).FailedWith("ResourceGroupNotFound", expectedExit: 3);
     }
 
     [Fact]
@@ -34,6 +34,6 @@ public sealed class GroupCliTests(CliServer server) : IClassFixture<CliServer>
         var name = $"rg-{Guid.NewGuid():N}"[..20];
 
         (await server.Cli.RunAsync("group", "create", "-n", name, "-l", "eastus", "--tags", "no-equals-sign")).FailedWith("InvalidArgument");
-        (await server.Cli.RunAsync("group", "show", "-n", name)).FailedWith("ResourceGroupNotFound");
+        (await server.Cli.RunAsync("group", "show", "-n", name)).FailedWith("ResourceGroupNotFound", expectedExit: 3);
     }
 }

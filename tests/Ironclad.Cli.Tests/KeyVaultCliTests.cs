@@ -58,6 +58,6 @@ public sealed class KeyVaultCliTests(CliServer server) : IClassFixture<CliServer
         var group = $"rg-{Guid.NewGuid():N}"[..20];
         (await server.Cli.RunAsync("group", "create", "-n", group, "-l", "eastus")).Succeeded();
 
-        (await server.Cli.RunAsync("keyvault", "show", "-n", "kvdoesnotexist1", "-g", group)).FailedWith("ResourceNotFound");
+        (await server.Cli.RunAsync("keyvault", "show", "-n", "kvdoesnotexist1", "-g", group)).FailedWith("ResourceNotFound", expectedExit: 3);
     }
 }
