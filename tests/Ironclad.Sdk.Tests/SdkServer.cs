@@ -79,6 +79,40 @@ public sealed class SdkServer : IAsyncLifetime
         return body.GetProperty("access_token").GetString()!;
     }
 
+    /// <summary>
+    /// A second tenant with its own administrator (POST /{tenant}/ironclad/tenants as the bootstrap
+    /// administrator): for cross-tenant refusals (a valid token of a tenant that does not own the subscription).
+    /// </summary>
+    public async Task<(string TenantId, string ClientId, string ClientSecret)> CreateTenantAsync(CancellationToken cancellationToken = default)
+    {
+        var token = await GetTokenAsync(cancellationToken: cancellationToken);
+        using var http = CreateHttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/{TenantId}/ironclad/tenants") { Content = JsonContent.Create(new { displayName = "second" }) };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        using var response = await http.SendAsync(request, cancellationToken);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
+        Assert.True(response.IsSuccessStatusCode, $"tenant creation failed: {(int)response.StatusCode} {body}");
+        var administrator = body.GetProperty("administrator");
+        return (body.GetProperty("tenantId").GetString()!, administrator.GetProperty("appId").GetString()!,
+            administrator.GetProperty("passwordCredentials")[0].GetProperty("secretText").GetString()!);
+    }
+
+    /// <summary>A token from the token endpoint of <paramref name="tenantId"/> (not the bootstrap tenant).</summary>
+    public async Task<string> GetTokenInTenantAsync(string tenantId, string clientId, string clientSecret, string scope = ManagementScope, CancellationToken cancellationToken = default)
+    {
+        using var http = CreateHttpClient();
+        using var response = await http.PostAsync(new Uri($"/{tenantId}/oauth2/v2.0/token", UriKind.Relative), new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials",
+            ["client_id"] = clientId,
+            ["client_secret"] = clientSecret,
+            ["scope"] = scope,
+        }), cancellationToken);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
+        Assert.True(response.IsSuccessStatusCode, $"token request failed: {(int)response.StatusCode} {body}");
+        return body.GetProperty("access_token").GetString()!;
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_server is not null)

@@ -88,6 +88,30 @@ public sealed class ServicePrincipalApiTests(SdkServer server) : IClassFixture<S
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Get, Collection, ownOrigin)).Status);
     }
 
+    [Fact]
+    public async Task Another_tenants_administrator_gets_tokens_there_but_is_refused_here_as_wrong_tenant()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var (tenantId, clientId, clientSecret) = await server.CreateTenantAsync(cancellationToken);
+        Assert.NotEqual(server.TenantId, tenantId);
+
+        var token = await server.GetTokenInTenantAsync(tenantId, clientId, clientSecret, cancellationToken: cancellationToken);
+        Assert.Equal(tenantId, IdentitySdkTests.Claims(token).GetProperty("tid").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Get, $"/{tenantId}/ironclad/servicePrincipals", token)).Status);
+        await AssertRefusedAsync(token, HttpStatusCode.Unauthorized, "InvalidAuthenticationTokenTenant");
+
+        // Its client is unknown in the bootstrap tenant's token endpoint.
+        using var http = server.CreateHttpClient();
+        using var response = await http.PostAsync(new Uri($"/{server.TenantId}/oauth2/v2.0/token", UriKind.Relative), new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials",
+            ["client_id"] = clientId,
+            ["client_secret"] = clientSecret,
+            ["scope"] = SdkServer.ManagementScope,
+        }), cancellationToken);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
     private async Task AssertRefusedAsync(string? token, HttpStatusCode status, string code)
     {
         var (actual, body) = await SendAsync(HttpMethod.Get, Collection, token);

@@ -10,7 +10,9 @@ using Ironclad.Identity;
 using Ironclad.Identity.Tokens;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.Tokens;
 
 namespace Ironclad.ControlPlane.Identity;
@@ -22,9 +24,15 @@ public static partial class IdentityEndpoints
     public static IEndpointRouteBuilder MapIdentity(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        endpoints.MapPost("/{tenant}/oauth2/v2.0/token", (string tenant, HttpContext context, IdentityProvider identity) =>
+        // A process (or an in-process test host) that runs no identity role serves none of this.
+        if (endpoints.ServiceProvider.GetService<IServiceProviderIsService>()?.IsService(typeof(IdentityProvider)) != true)
+        {
+            return endpoints;
+        }
+
+        endpoints.MapPost("/{tenant}/oauth2/v2.0/token", (string tenant, HttpContext context, [FromServices] IdentityProvider identity) =>
             TokenAsync(tenant, context, identity, version2: true));
-        endpoints.MapPost("/{tenant}/oauth2/token", (string tenant, HttpContext context, IdentityProvider identity) =>
+        endpoints.MapPost("/{tenant}/oauth2/token", (string tenant, HttpContext context, [FromServices] IdentityProvider identity) =>
             TokenAsync(tenant, context, identity, version2: false));
         endpoints.MapGet("/{tenant}/v2.0/.well-known/openid-configuration", OpenIdConfigurationDocument);
         endpoints.MapGet("/{tenant}/discovery/v2.0/keys", Keys);
@@ -147,7 +155,7 @@ public static partial class IdentityEndpoints
 
     // MSAL checks that `issuer` has the origin of the authority it was configured with, so the
     // document speaks in the origin the client used (in practice the same as endpoints.json's).
-    private static IResult OpenIdConfigurationDocument(string tenant, HttpContext context, IdentityProvider identity)
+    private static IResult OpenIdConfigurationDocument(string tenant, HttpContext context, [FromServices] IdentityProvider identity)
     {
         if (!Guid.TryParse(tenant, out var tenantId) || identity.FindTenant(tenantId) is null)
         {
@@ -172,7 +180,7 @@ public static partial class IdentityEndpoints
     }
 
     /// <summary>RFC 7517 key set: public parts of the current and still-verifying retired keys.</summary>
-    private static IResult Keys(string tenant, HttpContext context, IdentityProvider identity)
+    private static IResult Keys(string tenant, HttpContext context, [FromServices] IdentityProvider identity)
     {
         if (!Guid.TryParse(tenant, out var tenantId) || identity.FindTenant(tenantId) is null)
         {

@@ -1,5 +1,6 @@
 // Directory management over HTTPS, for `ironclad ad sp`: list, create, show and delete service
-// principals and add/remove their client secrets, under /{tenant}/ironclad/servicePrincipals (an
+// principals and add/remove their client secrets, under /{tenant}/ironclad/servicePrincipals, and
+// create further tenants (POST /{tenant}/ironclad/tenants) (an
 // Ironclad path: Entra ID does this through Microsoft Graph, which we do not emulate). Shapes borrow
 // Graph's names (appId, passwordCredentials, secretText, hint, endDateTime). Invariants: only the
 // tenant's directory administrator (the bootstrap administrator), with a management-audience token
@@ -13,6 +14,7 @@ using Ironclad.Identity;
 using Ironclad.Identity.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 
 namespace Ironclad.ControlPlane.Identity;
@@ -33,10 +35,38 @@ public static class ServicePrincipalEndpoints
         endpoints.MapDelete(BasePath + "/{id}", Delete);
         endpoints.MapPost(BasePath + "/{id}/passwordCredentials", AddSecretAsync);
         endpoints.MapDelete(BasePath + "/{id}/passwordCredentials/{keyId}", RemoveSecret);
+        endpoints.MapPost("/{tenant}/ironclad/tenants", CreateTenantAsync);
         return endpoints;
     }
 
-    private static IResult List(string tenant, HttpContext context, IdentityProvider identity)
+    /// <summary>
+    /// A new tenant with its own administrator (a service principal with a secret, its directory
+    /// administrator): for multi-tenant setups and for tests of cross-tenant refusals.
+    /// </summary>
+    private static async Task<IResult> CreateTenantAsync(string tenant, HttpContext context, [FromServices] IdentityProvider identity)
+    {
+        if (Authorize(context, tenant, identity, out _) is { } refused)
+        {
+            return refused;
+        }
+
+        var (request, invalid) = await ReadBodyAsync(context, DirectoryJsonContext.Default.CreateServicePrincipalRequest);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+
+        var displayName = request?.DisplayName is { Length: > 0 and <= 120 } name && !name.Any(char.IsControl) ? name : "Ironclad tenant";
+        var created = identity.CreateTenant(displayName);
+        var administrator = identity.CreateServicePrincipal(created.TenantId, "ironclad-administrator");
+        var (record, secret) = identity.AddSecret(administrator.ObjectId, "bootstrap", request?.EndDateTime);
+        identity.SetDirectoryAdministrator(created.TenantId, administrator.ObjectId);
+        var document = ToDocument(administrator, identity, includeSecrets: false) with { PasswordCredentials = [ToCredential(record, secret)] };
+        return Results.Json(new TenantDocument(created.TenantId.ToString("D"), created.DisplayName, document),
+            DirectoryJsonContext.Default.TenantDocument, statusCode: StatusCodes.Status201Created);
+    }
+
+    private static IResult List(string tenant, HttpContext context, [FromServices] IdentityProvider identity)
     {
         if (Authorize(context, tenant, identity, out var tenantId) is { } refused)
         {
@@ -47,7 +77,7 @@ public static class ServicePrincipalEndpoints
         return Results.Json(new ServicePrincipalList(value), DirectoryJsonContext.Default.ServicePrincipalList);
     }
 
-    private static async Task<IResult> CreateAsync(string tenant, HttpContext context, IdentityProvider identity)
+    private static async Task<IResult> CreateAsync(string tenant, HttpContext context, [FromServices] IdentityProvider identity)
     {
         if (Authorize(context, tenant, identity, out var tenantId) is { } refused)
         {
@@ -72,7 +102,7 @@ public static class ServicePrincipalEndpoints
         return Results.Json(document, DirectoryJsonContext.Default.ServicePrincipalDocument, statusCode: StatusCodes.Status201Created);
     }
 
-    private static IResult Show(string tenant, string id, HttpContext context, IdentityProvider identity)
+    private static IResult Show(string tenant, string id, HttpContext context, [FromServices] IdentityProvider identity)
     {
         if (Authorize(context, tenant, identity, out var tenantId) is { } refused)
         {
@@ -84,7 +114,7 @@ public static class ServicePrincipalEndpoints
             : NotFound(id);
     }
 
-    private static IResult Delete(string tenant, string id, HttpContext context, IdentityProvider identity)
+    private static IResult Delete(string tenant, string id, HttpContext context, [FromServices] IdentityProvider identity)
     {
         if (Authorize(context, tenant, identity, out var tenantId) is { } refused)
         {
@@ -112,7 +142,7 @@ public static class ServicePrincipalEndpoints
         return Results.NoContent();
     }
 
-    private static async Task<IResult> AddSecretAsync(string tenant, string id, HttpContext context, IdentityProvider identity)
+    private static async Task<IResult> AddSecretAsync(string tenant, string id, HttpContext context, [FromServices] IdentityProvider identity)
     {
         if (Authorize(context, tenant, identity, out var tenantId) is { } refused)
         {
@@ -148,7 +178,7 @@ public static class ServicePrincipalEndpoints
         return Results.Json(ToCredential(record, secret), DirectoryJsonContext.Default.PasswordCredentialDocument, statusCode: StatusCodes.Status201Created);
     }
 
-    private static IResult RemoveSecret(string tenant, string id, string keyId, HttpContext context, IdentityProvider identity)
+    private static IResult RemoveSecret(string tenant, string id, string keyId, HttpContext context, [FromServices] IdentityProvider identity)
     {
         if (Authorize(context, tenant, identity, out var tenantId) is { } refused)
         {
@@ -263,6 +293,8 @@ internal sealed record ServicePrincipalDocument(
 
 internal sealed record PasswordCredentialDocument(string KeyId, string DisplayName, string Hint, DateTimeOffset StartDateTime, DateTimeOffset EndDateTime, string? SecretText);
 
+internal sealed record TenantDocument(string TenantId, string DisplayName, ServicePrincipalDocument Administrator);
+
 internal sealed record ServicePrincipalList(ServicePrincipalDocument[] Value);
 
 internal sealed record CreateServicePrincipalRequest(string? DisplayName, string? SecretDisplayName, DateTimeOffset? EndDateTime);
@@ -273,6 +305,7 @@ internal sealed record AddPasswordCredentialRequest(string? DisplayName, DateTim
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(ServicePrincipalDocument))]
 [JsonSerializable(typeof(ServicePrincipalList))]
+[JsonSerializable(typeof(TenantDocument))]
 [JsonSerializable(typeof(PasswordCredentialDocument))]
 [JsonSerializable(typeof(CreateServicePrincipalRequest))]
 [JsonSerializable(typeof(AddPasswordCredentialRequest))]
