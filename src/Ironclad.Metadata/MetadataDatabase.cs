@@ -1,5 +1,6 @@
 // The embedded metadata database: one SQLite file (WAL) in the data directory, shared by the roles'
-// stores (Identity, Resource Manager, Key Vault, Compute), each in its own tables. Invariants: every
+// stores (Identity, Resource Manager, Key Vault, Compute), each in its own tables. Invariants: the
+// file is owner-only (0600) from creation; every
 // connection has foreign keys on and a busy timeout, so concurrent requests wait instead of failing;
 // each component's schema is migrated forward exactly once, in order, inside one transaction.
 using System.Globalization;
@@ -35,6 +36,17 @@ public sealed class MetadataDatabase
     public static MetadataDatabase Open(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!File.Exists(path) && !OperatingSystem.IsWindows())
+        {
+            // Owner-only from the first byte: SQLite gives the -wal and -shm files the same mode.
+            using var created = new FileStream(path, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            });
+        }
+
         var database = new MetadataDatabase(path);
         using var connection = database.OpenConnection();
         using var command = connection.CreateCommand();
