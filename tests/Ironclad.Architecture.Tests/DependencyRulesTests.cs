@@ -15,9 +15,10 @@ public sealed class DependencyRulesTests
         ["Ironclad.Metadata"] = [],
         ["Ironclad.Identity"] = ["Ironclad.Crypto", "Ironclad.Metadata"],
         ["Ironclad.ResourceManager"] = ["Ironclad.Metadata", "Ironclad.Identity"],
-        ["Ironclad.ControlPlane"] = ["Ironclad.Identity", "Ironclad.ResourceManager"],
+        ["Ironclad.KeyVault"] = ["Ironclad.Crypto", "Ironclad.Metadata", "Ironclad.ResourceManager"],
+        ["Ironclad.ControlPlane"] = ["Ironclad.Identity", "Ironclad.ResourceManager", "Ironclad.KeyVault"],
         ["Ironclad.Nbd"] = [],
-        ["ironclad"] = ["Ironclad.Crypto", "Ironclad.Storage", "Ironclad.ControlPlane", "Ironclad.Nbd", "Ironclad.Metadata", "Ironclad.Identity", "Ironclad.ResourceManager"],
+        ["ironclad"] = ["Ironclad.Crypto", "Ironclad.Storage", "Ironclad.ControlPlane", "Ironclad.Nbd", "Ironclad.Metadata", "Ironclad.Identity", "Ironclad.ResourceManager", "Ironclad.KeyVault"],
     };
 
     private static readonly string[] MayUseAspNetCore = ["Ironclad.ControlPlane", "ironclad"];

@@ -41,6 +41,9 @@ internal sealed class DataDirectory : IDisposable
     /// <summary>The control plane's SQLite metadata database (identity, resources, RBAC, activity log).</summary>
     public string MetadataDatabase => Path.Combine(FullPath, "metadata.db");
 
+    /// <summary>The keys data plane's own files: keys.db (sealed key material), root.key (file mode), audit.log.</summary>
+    public string KeyVaultDirectory => Path.Combine(FullPath, "keyvault");
+
     // Later roles put their files here too: vault store, audit log.
 
     /// <summary>Creates the directory (mode 0700) if needed and takes its lock, or throws <see cref="StartupException"/>.</summary>
