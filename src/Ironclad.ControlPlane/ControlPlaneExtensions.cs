@@ -4,6 +4,7 @@
 using Ironclad.ControlPlane.Errors;
 using Ironclad.ControlPlane.Health;
 using Ironclad.ControlPlane.Identity;
+using Ironclad.ControlPlane.KeyVault;
 using Ironclad.ControlPlane.ResourceManager;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http.Json;
@@ -42,6 +43,7 @@ public static class ControlPlaneExtensions
         ArgumentNullException.ThrowIfNull(endpoints);
         endpoints.MapHealth();
         endpoints.MapIdentity();
+        endpoints.MapKeyVaultAudit();
         endpoints.MapResourceManager();
         return endpoints;
     }

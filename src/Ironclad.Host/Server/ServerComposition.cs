@@ -78,6 +78,8 @@ internal static class ServerComposition
         ResourceManagerRole.AddServices(builder.Services, settings, dataDirectory);
         // Key Vault management plane (Ironclad.ResourceManager/KeyVault): see KeyVaultRole.cs.
         KeyVaultRole.AddServices(builder.Services, settings, dataDirectory);
+        // Key Vault audit log and access-change events: see KeyVaultAuditRole.cs.
+        KeyVaultAuditRole.AddServices(builder.Services, settings, dataDirectory);
         // Microsoft.ManagedIdentity/userAssignedIdentities: see ManagedIdentityRole.cs.
         ManagedIdentityRole.AddServices(builder.Services);
         // ─────────────────────────────────────────────────────────────────────────────────────
