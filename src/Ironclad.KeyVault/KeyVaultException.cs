@@ -59,6 +59,7 @@ public static class KeyVaultErrorCodes
     // Inner codes.
     public const string AccessDenied = "AccessDenied";
     public const string ForbiddenByPolicy = "ForbiddenByPolicy";
+    public const string ForbiddenByRbac = "ForbiddenByRbac";
     public const string KeyDisabled = "KeyDisabled";
     public const string KeyExpired = "KeyExpired";
     public const string KeyNotYetValid = "KeyNotYetValid";
