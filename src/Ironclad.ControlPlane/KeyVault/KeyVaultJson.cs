@@ -41,13 +41,6 @@ internal static class KeyVaultJson
 
     public static string RecoveryId(VaultRecord vault, string name) => $"{Origin(vault)}/deletedkeys/{name}";
 
-    /// <summary>api-compat.md §1.5: purge protection → Recoverable, else Recoverable+Purgeable; retention &lt; 90 → Customized….</summary>
-    public static string RecoveryLevel(VaultRecord vault)
-    {
-        var level = vault.EnablePurgeProtection ? "Recoverable" : "Recoverable+Purgeable";
-        return vault.SoftDeleteRetentionInDays < 90 ? "Customized" + level : level;
-    }
-
     public static void KeyBundle(Utf8JsonWriter writer, VaultRecord vault, KeyVersion key)
     {
         writer.WriteStartObject();
@@ -245,8 +238,12 @@ internal static class KeyVaultJson
 
         writer.WriteNumber("created", attributes.Created.ToUnixTimeSeconds());
         writer.WriteNumber("updated", attributes.Updated.ToUnixTimeSeconds());
-        writer.WriteString("recoveryLevel", RecoveryLevel(vault));
-        writer.WriteNumber("recoverableDays", vault.SoftDeleteRetentionInDays);
+        writer.WriteString("recoveryLevel", KeyRecovery.Level(vault));
+        if (KeyRecovery.Days(vault) is { } days)
+        {
+            writer.WriteNumber("recoverableDays", days);
+        }
+
         writer.WriteBoolean("exportable", attributes.Exportable);
         writer.WriteEndObject();
     }
