@@ -3,7 +3,6 @@
 // either the sealed PKCS#8 private key or an HSM handle). Invariants: (vault, name) is unique across
 // active and deleted keys; a version row never holds plaintext private material; secure_delete is on
 // for every connection that changes rows, so purged pages are overwritten, not just unlinked.
-using System.Globalization;
 using System.Text.Json;
 using Ironclad.Metadata;
 using Microsoft.Data.Sqlite;
@@ -381,5 +380,4 @@ internal sealed class SqliteKeyStore
         }
     }
 
-    internal static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }
