@@ -1,6 +1,9 @@
-// Wires the Key Vault audit log (DIR/keyvault/audit.log) and the bridges that turn access changes
-// (access policy entries and role assignments removed) into key events.
+// Wires the Key Vault audit log (DIR/keyvault/audit.log, its head anchored in metadata.db) and the
+// bridges that turn access changes (access policy entries and role assignments removed) into key
+// events. Invariant: one FileAuditLog per process, disposed (final fsync) when the host stops.
 using Ironclad.Host.Data;
+using Ironclad.KeyVault.Audit;
+using Ironclad.Metadata;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Ironclad.Host.Server;
@@ -12,5 +15,9 @@ internal static class KeyVaultAuditRole
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(dataDirectory);
+
+        services.AddSingleton(provider => new FileAuditLog(
+            dataDirectory.KeyVaultDirectory, provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<MetadataDatabase>()));
+        services.AddSingleton<IKeyVaultAudit>(provider => provider.GetRequiredService<FileAuditLog>());
     }
 }
