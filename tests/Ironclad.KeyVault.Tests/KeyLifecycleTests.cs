@@ -47,7 +47,7 @@ public sealed class KeyLifecycleTests : IDisposable
     [Fact]
     public void Unknown_key_and_unknown_version_are_not_found()
     {
-        _h.Service.Create(_vault, "k", KeysHarness.Rsa());
+        _h.ImportPooled(_vault, "k");
         Assert.Equal(404, Assert.Throws<KeyVaultException>(() => _h.Service.Get(_vault, "nope", null)).Status);
         var e = Assert.Throws<KeyVaultException>(() => _h.Service.Get(_vault, "k", new string('0', 32)));
         Assert.Equal((404, "KeyNotFound"), (e.Status, e.Code));
@@ -57,7 +57,7 @@ public sealed class KeyLifecycleTests : IDisposable
     [Fact]
     public void Keys_of_one_vault_are_invisible_in_another()
     {
-        _h.Service.Create(_vault, "k", KeysHarness.Rsa());
+        _h.ImportPooled(_vault, "k");
         var other = KeysHarness.Vault("v2", port: 20001);
         Assert.Equal(404, Assert.Throws<KeyVaultException>(() => _h.Service.Get(other, "k", null)).Status);
         Assert.Empty(_h.Service.List(other, 25, null).Items);
@@ -68,7 +68,7 @@ public sealed class KeyLifecycleTests : IDisposable
     {
         foreach (var name in new[] { "c", "A", "b" })
         {
-            _h.Service.Create(_vault, name, KeysHarness.Rsa());
+            _h.ImportPooled(_vault, name);
         }
 
         var first = _h.Service.List(_vault, 2, null);
@@ -146,7 +146,7 @@ public sealed class KeyLifecycleTests : IDisposable
     public void Update_changes_one_version_and_publishes_disabled_then_updated()
     {
         var first = _h.Service.Create(_vault, "k", KeysHarness.Rsa(tags: new Dictionary<string, string> { ["a"] = "1" }));
-        var second = _h.Service.Create(_vault, "k", KeysHarness.Rsa());
+        var second = _h.ImportPooled(_vault, "k", 1);
         _h.Events.Clear();
         _h.Time.Advance(TimeSpan.FromMinutes(1));
         var exp = KeysHarness.Start.AddDays(30);
@@ -172,7 +172,7 @@ public sealed class KeyLifecycleTests : IDisposable
     [Fact]
     public void Delete_hides_the_key_shows_it_deleted_and_recover_brings_it_back()
     {
-        var created = _h.Service.Create(_vault, "k", KeysHarness.Rsa());
+        var created = _h.ImportPooled(_vault, "k");
         _h.Time.Advance(TimeSpan.FromHours(1));
         var deleted = _h.Service.Delete(_vault, "K");
         Assert.Equal(created.Version, deleted.Key.Version);
@@ -220,7 +220,7 @@ public sealed class KeyLifecycleTests : IDisposable
     public void Purge_protection_refuses_purge_until_the_retention_has_passed()
     {
         var protectedVault = KeysHarness.Vault(retentionDays: 7, purgeProtection: true);
-        _h.Service.Create(protectedVault, "k", KeysHarness.Rsa());
+        _h.ImportPooled(protectedVault, "k");
         _h.Service.Delete(protectedVault, "k");
         _h.Time.Advance(TimeSpan.FromDays(7) - TimeSpan.FromSeconds(1));
         var e = Assert.Throws<KeyVaultException>(() => _h.Service.Purge(protectedVault, "k"));
