@@ -242,6 +242,34 @@ public sealed class KeyLifecycleTests : IDisposable
     }
 
     [Fact]
+    public void A_4096_bit_key_is_created_and_works_with_its_own_size_limits()
+    {
+        var key = _h.Service.Create(_vault, "big", KeysHarness.Rsa(4096));
+        Assert.Equal((4096, 512), (key.KeySize, key.Modulus.Length));
+        var wrapped = _h.Service.WrapKey(_vault, "big", null, KeyAlgorithms.RsaOaep256, new byte[446]).Value;
+        Assert.Equal(512, wrapped.Length);
+        Assert.Equal(446, _h.Service.UnwrapKey(_vault, "big", null, KeyAlgorithms.RsaOaep256, wrapped).Value.Length);
+        Assert.Equal(400, Assert.Throws<KeyVaultException>(() => _h.Service.WrapKey(_vault, "big", null, KeyAlgorithms.RsaOaep256, new byte[447])).Status);
+        var digest = new byte[64];
+        Assert.True(_h.Service.Verify(_vault, "big", null, KeyAlgorithms.PS512, digest, _h.Service.Sign(_vault, "big", null, KeyAlgorithms.PS512, digest).Value).Valid);
+    }
+
+    [Fact]
+    public void Versions_page_oldest_first()
+    {
+        var versions = Enumerable.Range(0, 3).Select(i => _h.ImportPooled(_vault, "k", i).Version).ToList();
+        var first = _h.Service.ListVersions(_vault, "k", 2, null);
+        Assert.Equal(versions[..2], first.Items.Select(v => v.Version));
+        var second = _h.Service.ListVersions(_vault, "k", 2, first.NextSkipToken);
+        Assert.Equal(versions[2..], second.Items.Select(v => v.Version));
+        Assert.Null(second.NextSkipToken);
+        _h.ImportPooled(_vault, "l");
+        var nameToken = _h.Service.List(_vault, 1, null).NextSkipToken;
+        Assert.Equal(400, Assert.Throws<KeyVaultException>(() => _h.Service.ListVersions(_vault, "k", 2, nameToken)).Status);
+        Assert.Equal(404, Assert.Throws<KeyVaultException>(() => _h.Service.ListVersions(_vault, "missing", 2, null)).Status);
+    }
+
+    [Fact]
     public void Recovery_level_and_days_follow_the_vault()
     {
         Assert.Equal("Recoverable+Purgeable", KeyRecovery.Level(KeysHarness.Vault()));

@@ -34,6 +34,9 @@ internal sealed class KeysHarness : IDisposable
 
     public FakeTimeProvider Time { get; } = new(Start);
 
+    /// <summary>Adds a handler to the service's event hub (after the recording one).</summary>
+    public IDisposable Subscribe(Action<KeyEvent> handler) => _hub.Subscribe(handler);
+
     public KeyVaultService Service { get; private set; } = null!;
 
     public IKeyProtector Protector { get; private set; } = null!;
