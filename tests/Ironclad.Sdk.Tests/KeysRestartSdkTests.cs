@@ -2,7 +2,6 @@
 // its port, the key its version, and a DEK wrapped before the restart unwraps after it; the data
 // directory never holds the DEK. One server (vault ports 21470-21479), restarted on the same directory.
 using System.Security.Cryptography;
-using Ironclad.Testing;
 
 namespace Ironclad.Sdk.Tests;
 
@@ -39,6 +38,6 @@ public sealed class KeysRestartSdkTests : IAsyncLifetime
         Assert.Equal(before.GetProperty("kid").GetString(), after.GetProperty("unwrappedBy").GetString());
         Assert.Equal(dek, Convert.FromBase64String(after.GetProperty("dek").GetString()!));
         Assert.Equal("CustomizedRecoverable", after.GetProperty("recoveryLevel").GetString());
-        Assert.Empty(PlaintextScanner.Scan(_server.DataDirectory, [dek]));
+        Assert.Empty(KeysTestSupport.ScanDataDirectory(_server, [dek]));
     }
 }

@@ -3,7 +3,6 @@
 // policies and RBAC enforced on every call, and no DEK, plaintext or private key on disk afterwards.
 // One server per class (vault ports 21460-21469); the scripts use distinct vault names.
 using System.Text;
-using Ironclad.Testing;
 
 namespace Ironclad.Sdk.Tests;
 
@@ -49,7 +48,31 @@ public sealed class KeysSdkTests : IAsyncLifetime
             Encoding.ASCII.GetBytes(Convert.ToBase64String(dek).TrimEnd('=').Replace('+', '-').Replace('/', '_')),
             Encoding.ASCII.GetBytes("attack at dawn"),
         };
-        var findings = PlaintextScanner.Scan(_server.DataDirectory, patterns);
+        var findings = KeysTestSupport.ScanDataDirectory(_server, patterns);
+        Assert.True(findings.Count == 0, "plaintext at rest: " + string.Join(", ", findings.Select(f => $"{f.FilePath}@{f.OffsetBytes} (pattern {f.PatternIndex})")));
+    }
+
+    [Fact]
+    public async Task Rotation_rotation_policy_backup_restore_import_and_purge_protection_work_through_the_sdk()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var output = (await _server.RunNodeAsync("keys-lifecycle.mjs", new Dictionary<string, string?> { ["IRONCLAD_PREFIX"] = "life" }, cancellationToken)).EnsureSuccess();
+
+        Assert.Equal("""[["Notify",null,"P30D"]]""", output.GetProperty("defaultPolicy").GetProperty("actions").GetRawText());
+        Assert.Equal(409, output.GetProperty("restoreConflict").GetProperty("statusCode").GetInt32());
+        Assert.Equal(400, output.GetProperty("badBackup").GetProperty("statusCode").GetInt32());
+        Assert.Equal(400, output.GetProperty("badPolicy").GetProperty("statusCode").GetInt32());
+        Assert.Equal(403, output.GetProperty("purgeRefused").GetProperty("statusCode").GetInt32());
+
+        // Neither the imported private key nor the DEK is anywhere in the data directory.
+        var patterns = new List<byte[]>
+        {
+            Convert.FromBase64String(output.GetProperty("dek").GetString()!),
+            FromBase64Url(output.GetProperty("importedD").GetString()!),
+            FromBase64Url(output.GetProperty("importedP").GetString()!),
+            Encoding.ASCII.GetBytes(output.GetProperty("importedD").GetString()![..40]),
+        };
+        var findings = KeysTestSupport.ScanDataDirectory(_server, patterns);
         Assert.True(findings.Count == 0, "plaintext at rest: " + string.Join(", ", findings.Select(f => $"{f.FilePath}@{f.OffsetBytes} (pattern {f.PatternIndex})")));
     }
 
@@ -79,4 +102,7 @@ public sealed class KeysSdkTests : IAsyncLifetime
         Assert.Contains("does not have keys create permission on key vault 'access-policy;location=eastus'", missing, StringComparison.Ordinal);
         Assert.Contains("does not have keys unwrapkey permission", output.GetProperty("policyRemoved").GetProperty("message").GetString(), StringComparison.Ordinal);
     }
+
+    private static byte[] FromBase64Url(string text) =>
+        Convert.FromBase64String(text.Replace('-', '+').Replace('_', '/').PadRight(text.Length + ((4 - (text.Length % 4)) % 4), '='));
 }

@@ -6,6 +6,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Ironclad.Testing;
 using Ironclad.Testing.Processes;
 
 namespace Ironclad.Sdk.Tests;
@@ -95,6 +96,35 @@ internal static class KeysTestSupport
         var response = await vault.SendAsync(request, cancellationToken);
         var text = await response.Content.ReadAsStringAsync(cancellationToken);
         return ((int)response.StatusCode, text.Length == 0 ? null : JsonDocument.Parse(text).RootElement.Clone(), response);
+    }
+
+    /// <summary>
+    /// Scans every file of the running server's data directory for the patterns. The files are copied
+    /// out first, while the server runs (what a thief with the disk would see, WAL and audit log
+    /// included), except the lock files and the volume store, which the server holds exclusively: no
+    /// vault data goes there (disks get their DEK from the vault, never the other way round).
+    /// </summary>
+    public static IReadOnlyList<PlaintextScanner.Finding> ScanDataDirectory(SdkServer server, IReadOnlyList<byte[]> patterns)
+    {
+        using var copy = new TempDirectory("ironclad-keys-scan");
+        foreach (var path in Directory.EnumerateFiles(server.DataDirectory, "*", SearchOption.AllDirectories))
+        {
+            var relative = Path.GetRelativePath(server.DataDirectory, path);
+            if (Path.GetFileName(relative) == "lock" || relative.StartsWith("volumes" + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var target = copy.Combine(relative);
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            using var source = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var destination = File.Create(target);
+            source.CopyTo(destination);
+        }
+
+        return PlaintextScanner.Scan(copy.Path, patterns)
+            .Select(f => f with { FilePath = Path.GetRelativePath(copy.Path, f.FilePath) })
+            .ToList();
     }
 
     /// <summary>A claim of a JWT's payload (not verified: the test only reads its own token).</summary>

@@ -4,7 +4,6 @@
 // soft-deleted vault, and the audit record of every call. One server (vault ports 21480-21489).
 using System.Net;
 using System.Text.Json;
-using Ironclad.Testing;
 
 namespace Ironclad.Sdk.Tests;
 
@@ -292,7 +291,7 @@ public sealed class KeysWireTests : IAsyncLifetime
         Assert.All(records, r => Assert.Equal("127.0.0.1", r.GetProperty("clientAddress").GetString()));
         Assert.Matches("^[0-9a-f]{32}$", records[3].GetProperty("keyVersion").GetString());
 
-        var findings = PlaintextScanner.Scan(_server.DataDirectory, [dek, System.Text.Encoding.ASCII.GetBytes(Base64Url(dek)), System.Text.Encoding.ASCII.GetBytes(token[^40..])]);
+        var findings = KeysTestSupport.ScanDataDirectory(_server, [dek, System.Text.Encoding.ASCII.GetBytes(Base64Url(dek)), System.Text.Encoding.ASCII.GetBytes(token[^40..])]);
         Assert.Empty(findings);
     }
 
