@@ -23,6 +23,9 @@ internal sealed class HsmTestToken
 
     public static string? ModulePath => SoftHsm.ModulePath;
 
+    /// <summary>Where this process's tokens live (outside any data directory).</summary>
+    public static string TokenDirectory => SoftHsm.TokenDirectory;
+
     public string Label { get; }
 
     public byte[] Pin { get; }
