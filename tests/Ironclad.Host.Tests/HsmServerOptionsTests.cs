@@ -6,6 +6,7 @@ using Ironclad.Host.Commands;
 using Ironclad.Host.Data;
 using Ironclad.Host.Server;
 using Ironclad.Testing;
+using Ironclad.Testing.Processes;
 using Ironclad.Testing.Tools;
 
 namespace Ironclad.Host.Tests;
@@ -111,6 +112,35 @@ public sealed class HsmServerOptionsTests
             Assert.DoesNotContain("7361", e.Message, StringComparison.Ordinal);
             Assert.DoesNotContain(token.Pin, e.Message, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task A_server_started_with_a_wrong_pin_exits_1_with_one_clear_sentence_and_a_right_pin_starts_in_pkcs11_mode()
+    {
+        var module = SoftHsm.RequireModule();
+        var token = await CreateTokenAsync();
+        using var temporary = new TempDirectory("ironclad-host-hsm");
+        var pinFile = temporary.Combine("pin");
+        await File.WriteAllTextAsync(pinFile, "wrong-5150\n", TestContext.Current.CancellationToken);
+        string[] arguments = ["server", "--data", temporary.Combine("data"), "--port", "0", "--nbd-port", "0", "--vault-ports", "21580-21589",
+            "--hsm-module", module, "--hsm-token-label", token.Label, "--hsm-pin-file", pinFile];
+
+        await using (var process = IroncladProcess.Start(arguments))
+        {
+            var exitCode = await process.WaitForExitAsync(cancellationToken: TestContext.Current.CancellationToken);
+            Assert.True(exitCode == 1, $"exit code {exitCode}\n{process.CapturedOutput()}");
+            Assert.Contains($"ironclad: error: HSM mode: cannot log in to token '{token.Label}': the PIN is incorrect", process.StandardError, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", process.StandardError, StringComparison.Ordinal);
+            Assert.DoesNotContain("5150", process.CapturedOutput(), StringComparison.Ordinal);
+            Assert.False(File.Exists(ServerEndpointsFile.PathIn(temporary.Combine("data"))));
+        }
+
+        // The same command with the right PIN serves (and the token now holds the root key).
+        await File.WriteAllTextAsync(pinFile, token.Pin + "\n", TestContext.Current.CancellationToken);
+        await using var server = await IroncladServer.StartAsync(temporary.Combine("data"), arguments[7..],
+            cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal(0, await server.StopAsync(cancellationToken: TestContext.Current.CancellationToken));
+        Assert.DoesNotContain(token.Pin, server.Process.CapturedOutput(), StringComparison.Ordinal);
     }
 
     private static ServerSettings Settings(TempDirectory temporary, HsmSettings? hsm) =>
