@@ -18,7 +18,7 @@ public sealed class KeyVaultAuditCliTests(KeyVaultCliServerB server) : IClassFix
         var admin = await server.AdminObjectIdAsync();
         (await cli.RunAsync("group", "create", "-n", group, "-l", "eastus")).Succeeded();
         (await cli.RunAsync("keyvault", "create", "-n", vault, "-g", group, "-l", "eastus", "--retention-days", "7")).Succeeded();
-        (await cli.RunAsync(["keyvault", "set-policy", "-n", vault, "-g", group, "--object-id", admin, "--key-permissions", .. KeyVaultKeyCliTests.AllKeyPermissions]))
+        (await cli.RunAsync(["keyvault", "set-policy", "-n", vault, "-g", group, "--object-id", admin, "--key-permissions", .. KeyVaultCliServer.AllKeyPermissions]))
             .Succeeded();
         (await cli.RunAsync("keyvault", "key", "create", "--vault-name", vault, "-n", "audited")).Succeeded();
         var dek = RandomNumberGenerator.GetBytes(32);

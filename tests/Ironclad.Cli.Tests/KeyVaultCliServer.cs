@@ -9,7 +9,9 @@ namespace Ironclad.Cli.Tests;
 public abstract class KeyVaultCliServer(string vaultPorts) : IAsyncLifetime
 {
     private readonly TempDirectory _temporary = new("ironclad-cli-kv");
+    private readonly SemaphoreSlim _vaultLock = new(1, 1);
     private IroncladServer? _server;
+    private string? _vault;
 
     internal IroncladServer Server => _server ?? throw new InvalidOperationException("not started");
 
@@ -37,8 +39,43 @@ public abstract class KeyVaultCliServer(string vaultPorts) : IAsyncLifetime
         }
 
         _temporary.Dispose();
+        _vaultLock.Dispose();
         GC.SuppressFinalize(this);
     }
+
+    /// <summary>
+    /// One vault per server (created on first use; no purge protection, 7-day retention) whose access
+    /// policy gives the CLI's principal every key permission. Tests use their own key names in it.
+    /// </summary>
+    internal async Task<string> VaultAsync()
+    {
+        await _vaultLock.WaitAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            if (_vault is null)
+            {
+                var group = $"rg-{Guid.NewGuid():N}"[..20];
+                var vault = $"kv{Guid.NewGuid():N}"[..20];
+                (await Cli.RunAsync("group", "create", "-n", group, "-l", "eastus")).Succeeded();
+                (await Cli.RunAsync("keyvault", "create", "-n", vault, "-g", group, "-l", "eastus", "--retention-days", "7")).Succeeded();
+                (await Cli.RunAsync(["keyvault", "set-policy", "-n", vault, "-g", group, "--object-id", await AdminObjectIdAsync(), "--key-permissions",
+                    .. AllKeyPermissions])).Succeeded();
+                _vault = vault;
+            }
+
+            return _vault;
+        }
+        finally
+        {
+            _vaultLock.Release();
+        }
+    }
+
+    internal static readonly string[] AllKeyPermissions =
+    [
+        "get", "list", "create", "update", "import", "delete", "recover", "backup", "restore", "encrypt", "decrypt", "wrapKey", "unwrapKey",
+        "sign", "verify", "purge", "rotate", "getrotationpolicy", "setrotationpolicy",
+    ];
 
     /// <summary>The object id of the logged-in bootstrap administrator (what access policies name).</summary>
     internal async Task<string> AdminObjectIdAsync()
