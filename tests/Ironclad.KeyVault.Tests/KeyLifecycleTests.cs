@@ -47,7 +47,7 @@ public sealed class KeyLifecycleTests : IDisposable
     [Fact]
     public void Unknown_key_and_unknown_version_are_not_found()
     {
-        _h.Service.Create(_vault, "k", KeysHarness.Rsa());
+        _h.ImportPooled(_vault, "k");
         Assert.Equal(404, Assert.Throws<KeyVaultException>(() => _h.Service.Get(_vault, "nope", null)).Status);
         var e = Assert.Throws<KeyVaultException>(() => _h.Service.Get(_vault, "k", new string('0', 32)));
         Assert.Equal((404, "KeyNotFound"), (e.Status, e.Code));
@@ -57,7 +57,7 @@ public sealed class KeyLifecycleTests : IDisposable
     [Fact]
     public void Keys_of_one_vault_are_invisible_in_another()
     {
-        _h.Service.Create(_vault, "k", KeysHarness.Rsa());
+        _h.ImportPooled(_vault, "k");
         var other = KeysHarness.Vault("v2", port: 20001);
         Assert.Equal(404, Assert.Throws<KeyVaultException>(() => _h.Service.Get(other, "k", null)).Status);
         Assert.Empty(_h.Service.List(other, 25, null).Items);
@@ -68,7 +68,7 @@ public sealed class KeyLifecycleTests : IDisposable
     {
         foreach (var name in new[] { "c", "A", "b" })
         {
-            _h.Service.Create(_vault, name, KeysHarness.Rsa());
+            _h.ImportPooled(_vault, name);
         }
 
         var first = _h.Service.List(_vault, 2, null);
@@ -146,7 +146,7 @@ public sealed class KeyLifecycleTests : IDisposable
     public void Update_changes_one_version_and_publishes_disabled_then_updated()
     {
         var first = _h.Service.Create(_vault, "k", KeysHarness.Rsa(tags: new Dictionary<string, string> { ["a"] = "1" }));
-        var second = _h.Service.Create(_vault, "k", KeysHarness.Rsa());
+        var second = _h.ImportPooled(_vault, "k", 1);
         _h.Events.Clear();
         _h.Time.Advance(TimeSpan.FromMinutes(1));
         var exp = KeysHarness.Start.AddDays(30);
@@ -172,7 +172,7 @@ public sealed class KeyLifecycleTests : IDisposable
     [Fact]
     public void Delete_hides_the_key_shows_it_deleted_and_recover_brings_it_back()
     {
-        var created = _h.Service.Create(_vault, "k", KeysHarness.Rsa());
+        var created = _h.ImportPooled(_vault, "k");
         _h.Time.Advance(TimeSpan.FromHours(1));
         var deleted = _h.Service.Delete(_vault, "K");
         Assert.Equal(created.Version, deleted.Key.Version);
@@ -220,7 +220,7 @@ public sealed class KeyLifecycleTests : IDisposable
     public void Purge_protection_refuses_purge_until_the_retention_has_passed()
     {
         var protectedVault = KeysHarness.Vault(retentionDays: 7, purgeProtection: true);
-        _h.Service.Create(protectedVault, "k", KeysHarness.Rsa());
+        _h.ImportPooled(protectedVault, "k");
         _h.Service.Delete(protectedVault, "k");
         _h.Time.Advance(TimeSpan.FromDays(7) - TimeSpan.FromSeconds(1));
         var e = Assert.Throws<KeyVaultException>(() => _h.Service.Purge(protectedVault, "k"));
@@ -239,6 +239,34 @@ public sealed class KeyLifecycleTests : IDisposable
         _h.Restart();
         Assert.Equal(created.Modulus, _h.Service.Get(_vault, "k", null).Modulus);
         Assert.Equal(new byte[32], _h.Service.UnwrapKey(_vault, "k", created.Version, KeyAlgorithms.RsaOaep256, wrapped).Value);
+    }
+
+    [Fact]
+    public void A_4096_bit_key_is_created_and_works_with_its_own_size_limits()
+    {
+        var key = _h.Service.Create(_vault, "big", KeysHarness.Rsa(4096));
+        Assert.Equal((4096, 512), (key.KeySize, key.Modulus.Length));
+        var wrapped = _h.Service.WrapKey(_vault, "big", null, KeyAlgorithms.RsaOaep256, new byte[446]).Value;
+        Assert.Equal(512, wrapped.Length);
+        Assert.Equal(446, _h.Service.UnwrapKey(_vault, "big", null, KeyAlgorithms.RsaOaep256, wrapped).Value.Length);
+        Assert.Equal(400, Assert.Throws<KeyVaultException>(() => _h.Service.WrapKey(_vault, "big", null, KeyAlgorithms.RsaOaep256, new byte[447])).Status);
+        var digest = new byte[64];
+        Assert.True(_h.Service.Verify(_vault, "big", null, KeyAlgorithms.PS512, digest, _h.Service.Sign(_vault, "big", null, KeyAlgorithms.PS512, digest).Value).Valid);
+    }
+
+    [Fact]
+    public void Versions_page_oldest_first()
+    {
+        var versions = Enumerable.Range(0, 3).Select(i => _h.ImportPooled(_vault, "k", i).Version).ToList();
+        var first = _h.Service.ListVersions(_vault, "k", 2, null);
+        Assert.Equal(versions[..2], first.Items.Select(v => v.Version));
+        var second = _h.Service.ListVersions(_vault, "k", 2, first.NextSkipToken);
+        Assert.Equal(versions[2..], second.Items.Select(v => v.Version));
+        Assert.Null(second.NextSkipToken);
+        _h.ImportPooled(_vault, "l");
+        var nameToken = _h.Service.List(_vault, 1, null).NextSkipToken;
+        Assert.Equal(400, Assert.Throws<KeyVaultException>(() => _h.Service.ListVersions(_vault, "k", 2, nameToken)).Status);
+        Assert.Equal(404, Assert.Throws<KeyVaultException>(() => _h.Service.ListVersions(_vault, "missing", 2, null)).Status);
     }
 
     [Fact]

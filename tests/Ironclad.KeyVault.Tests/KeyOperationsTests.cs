@@ -21,7 +21,7 @@ public sealed class KeyOperationsTests : IDisposable
     [MemberData(nameof(EncryptionAlgorithms))]
     public void Wrap_then_unwrap_returns_the_key_and_a_local_public_key_interoperates(string algorithm)
     {
-        var key = _h.Service.Create(_vault, "k", KeysHarness.Rsa());
+        var key = _h.ImportPooled(_vault, "k");
         var cek = RandomNumberGenerator.GetBytes(32);
         var wrapped = _h.Service.WrapKey(_vault, "k", null, algorithm, cek);
         Assert.Equal(key.Version, wrapped.Key.Version);
@@ -40,7 +40,7 @@ public sealed class KeyOperationsTests : IDisposable
     [MemberData(nameof(SignatureAlgorithms))]
     public void Sign_then_verify_and_a_local_public_key_agrees(string algorithm)
     {
-        var key = _h.Service.Create(_vault, "k", KeysHarness.Rsa());
+        var key = _h.ImportPooled(_vault, "k");
         var (hash, padding, bytes) = Signature(algorithm);
         var digest = RandomNumberGenerator.GetBytes(bytes);
         var signature = _h.Service.Sign(_vault, "k", null, algorithm, digest).Value;
@@ -57,9 +57,9 @@ public sealed class KeyOperationsTests : IDisposable
     [Fact]
     public void Operations_on_an_older_version_use_that_version()
     {
-        var first = _h.Service.Create(_vault, "k", KeysHarness.Rsa());
+        var first = _h.ImportPooled(_vault, "k", 0);
         var wrapped = _h.Service.WrapKey(_vault, "k", null, KeyAlgorithms.RsaOaep256, new byte[32]).Value;
-        var second = _h.Service.Create(_vault, "k", KeysHarness.Rsa());
+        var second = _h.ImportPooled(_vault, "k", 1);
         Assert.Equal(second.Version, _h.Service.WrapKey(_vault, "k", null, KeyAlgorithms.RsaOaep256, new byte[32]).Key.Version);
         Assert.Equal(new byte[32], _h.Service.UnwrapKey(_vault, "k", first.Version, KeyAlgorithms.RsaOaep256, wrapped).Value);
         var e = Assert.Throws<KeyVaultException>(() => _h.Service.UnwrapKey(_vault, "k", second.Version, KeyAlgorithms.RsaOaep256, wrapped));
@@ -69,7 +69,7 @@ public sealed class KeyOperationsTests : IDisposable
     [Fact]
     public void An_operation_missing_from_key_ops_is_forbidden()
     {
-        _h.Service.Create(_vault, "k", KeysHarness.Rsa(keyOps: [KeyOps.WrapKey]));
+        _h.ImportPooled(_vault, "k", keyOps: [KeyOps.WrapKey]);
         var wrapped = _h.Service.WrapKey(_vault, "k", null, KeyAlgorithms.RsaOaep, new byte[16]).Value;
         var e = Assert.Throws<KeyVaultException>(() => _h.Service.UnwrapKey(_vault, "k", null, KeyAlgorithms.RsaOaep, wrapped));
         Assert.Equal((403, "Forbidden", "KeyOperationForbidden"), (e.Status, e.Code, e.InnerCode));
@@ -81,7 +81,7 @@ public sealed class KeyOperationsTests : IDisposable
     [Fact]
     public void A_disabled_key_refuses_unwrap_decrypt_and_sign_but_still_wraps_encrypts_and_verifies()
     {
-        _h.Service.Create(_vault, "k", KeysHarness.Rsa());
+        _h.ImportPooled(_vault, "k");
         var wrapped = _h.Service.WrapKey(_vault, "k", null, KeyAlgorithms.RsaOaep256, new byte[32]).Value;
         var digest = new byte[32];
         var signature = _h.Service.Sign(_vault, "k", null, KeyAlgorithms.RS256, digest).Value;
@@ -106,7 +106,7 @@ public sealed class KeyOperationsTests : IDisposable
     public void After_exp_wrap_encrypt_and_sign_are_refused_while_unwrap_decrypt_and_verify_still_work()
     {
         var exp = KeysHarness.Start.AddHours(1);
-        _h.Service.Create(_vault, "k", KeysHarness.Rsa(attributes: new NewKeyAttributes(null, null, exp, null)));
+        _h.ImportPooled(_vault, "k", attributes: new NewKeyAttributes(null, null, exp, null));
         var wrapped = _h.Service.WrapKey(_vault, "k", null, KeyAlgorithms.RsaOaep256, new byte[32]).Value;
         var digest = new byte[48];
         var signature = _h.Service.Sign(_vault, "k", null, KeyAlgorithms.PS384, digest).Value;
@@ -126,7 +126,7 @@ public sealed class KeyOperationsTests : IDisposable
     public void Before_nbf_wrap_and_sign_are_refused_and_allowed_from_nbf_on()
     {
         var nbf = KeysHarness.Start.AddDays(1);
-        var key = _h.Service.Create(_vault, "k", KeysHarness.Rsa(attributes: new NewKeyAttributes(null, nbf, null, null)));
+        var key = _h.ImportPooled(_vault, "k", attributes: new NewKeyAttributes(null, nbf, null, null));
         var e = Assert.Throws<KeyVaultException>(() => _h.Service.WrapKey(_vault, "k", null, KeyAlgorithms.RsaOaep, new byte[32]));
         Assert.Equal((403, "Forbidden", "KeyNotYetValid"), (e.Status, e.Code, e.InnerCode));
         Assert.Equal("KeyNotYetValid", Assert.Throws<KeyVaultException>(() => _h.Service.Sign(_vault, "k", null, KeyAlgorithms.RS512, new byte[64])).InnerCode);
@@ -143,7 +143,7 @@ public sealed class KeyOperationsTests : IDisposable
     [Fact]
     public void Unknown_or_mismatched_algorithms_are_bad_parameters()
     {
-        _h.Service.Create(_vault, "k", KeysHarness.Rsa());
+        _h.ImportPooled(_vault, "k");
         foreach (var call in new Action[]
         {
             () => _h.Service.WrapKey(_vault, "k", null, "A256KW", new byte[32]),
@@ -164,7 +164,7 @@ public sealed class KeyOperationsTests : IDisposable
     [InlineData(KeyAlgorithms.Rsa15, 245)]
     public void Plaintext_up_to_the_padding_limit_is_accepted_and_one_byte_more_is_refused(string algorithm, int maxBytes)
     {
-        _h.Service.Create(_vault, "k", KeysHarness.Rsa());
+        _h.ImportPooled(_vault, "k");
         var wrapped = _h.Service.WrapKey(_vault, "k", null, algorithm, new byte[maxBytes]).Value;
         Assert.Equal(maxBytes, _h.Service.UnwrapKey(_vault, "k", null, algorithm, wrapped).Value.Length);
         var e = Assert.Throws<KeyVaultException>(() => _h.Service.WrapKey(_vault, "k", null, algorithm, new byte[maxBytes + 1]));
@@ -174,7 +174,7 @@ public sealed class KeyOperationsTests : IDisposable
     [Fact]
     public void Ciphertexts_and_digests_of_the_wrong_length_are_refused()
     {
-        _h.Service.Create(_vault, "k", KeysHarness.Rsa());
+        _h.ImportPooled(_vault, "k");
         Assert.Equal(400, Assert.Throws<KeyVaultException>(() => _h.Service.UnwrapKey(_vault, "k", null, KeyAlgorithms.RsaOaep, new byte[255])).Status);
         Assert.Equal(400, Assert.Throws<KeyVaultException>(() => _h.Service.UnwrapKey(_vault, "k", null, KeyAlgorithms.RsaOaep, new byte[257])).Status);
         Assert.Equal(400, Assert.Throws<KeyVaultException>(() => _h.Service.Decrypt(_vault, "k", null, KeyAlgorithms.RsaOaep, [])).Status);
@@ -187,7 +187,7 @@ public sealed class KeyOperationsTests : IDisposable
     [MemberData(nameof(EncryptionAlgorithms))]
     public void A_tampered_ciphertext_is_refused_with_one_message_that_says_nothing_about_padding(string algorithm)
     {
-        _h.Service.Create(_vault, "k", KeysHarness.Rsa());
+        _h.ImportPooled(_vault, "k");
         var wrapped = _h.Service.WrapKey(_vault, "k", null, algorithm, new byte[32]).Value;
         var seed = Environment.TickCount;
         var random = new Random(seed);
@@ -219,7 +219,7 @@ public sealed class KeyOperationsTests : IDisposable
     [Fact]
     public void Parallel_unwraps_of_one_version_all_succeed()
     {
-        _h.Service.Create(_vault, "k", KeysHarness.Rsa());
+        _h.ImportPooled(_vault, "k");
         var keys = Enumerable.Range(0, 16).Select(i => RandomNumberGenerator.GetBytes(32)).ToArray();
         var wrapped = keys.Select(k => _h.Service.WrapKey(_vault, "k", null, KeyAlgorithms.RsaOaep256, k).Value).ToArray();
         _h.Restart();
@@ -239,7 +239,7 @@ public sealed class KeyOperationsTests : IDisposable
     [Fact]
     public async Task Unwraps_racing_a_delete_either_succeed_or_answer_not_found()
     {
-        _h.Service.Create(_vault, "k", KeysHarness.Rsa());
+        _h.ImportPooled(_vault, "k");
         var wrapped = _h.Service.WrapKey(_vault, "k", null, KeyAlgorithms.RsaOaep256, new byte[32]).Value;
         var unexpected = 0;
         var workers = Enumerable.Range(0, 8).Select(_ => Task.Run(() =>
@@ -269,7 +269,7 @@ public sealed class KeyOperationsTests : IDisposable
     [Fact]
     public void Delete_evicts_the_cached_private_key()
     {
-        _h.Service.Create(_vault, "k", KeysHarness.Rsa());
+        _h.ImportPooled(_vault, "k");
         _h.Service.Sign(_vault, "k", null, KeyAlgorithms.RS256, new byte[32]);
         Assert.Equal(1, _h.Service.CachedVersionCount);
         _h.Service.Delete(_vault, "k");

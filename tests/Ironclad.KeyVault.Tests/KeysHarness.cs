@@ -1,6 +1,7 @@
 // A KeyVaultService over a real SQLite database and a real file root key in a temporary directory,
 // with a fake clock and a recording event hub, plus a builder for the VaultRecords the edge would
 // pass in. Restart() opens a new service over the same files, as a server restart does.
+using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Ironclad.KeyVault.Events;
 using Ironclad.KeyVault.Keys;
@@ -32,6 +33,9 @@ internal sealed class KeysHarness : IDisposable
     private readonly Func<string, IKeyProtector> _protectorFactory;
 
     public FakeTimeProvider Time { get; } = new(Start);
+
+    /// <summary>Adds a handler to the service's event hub (after the recording one).</summary>
+    public IDisposable Subscribe(Action<KeyEvent> handler) => _hub.Subscribe(handler);
 
     public KeyVaultService Service { get; private set; } = null!;
 
@@ -80,6 +84,20 @@ internal sealed class KeysHarness : IDisposable
 
     public static CreateKeyRequest Rsa(int? sizeBits = null, IReadOnlyList<string>? keyOps = null, NewKeyAttributes? attributes = null, IReadOnlyDictionary<string, string>? tags = null, string kty = KeyTypes.Rsa) =>
         new(kty, sizeBits, null, keyOps, attributes, tags);
+
+    /// <summary>
+    /// A key version made by importing one of a few RSA-2048 keys generated once per test run: for
+    /// tests about operations rather than generation (generation costs ~0.1–1 s per key on CI).
+    /// </summary>
+    public KeyVersion ImportPooled(
+        VaultRecord vault, string name, int poolIndex = 0, IReadOnlyList<string>? keyOps = null, NewKeyAttributes? attributes = null) =>
+        Service.Import(vault, name, new ImportKeyRequest(ImportTests.Jwk(Pool.Value[poolIndex], keyOps: keyOps), false, attributes, null));
+
+    private static readonly Lazy<RSAParameters[]> Pool = new(() => [.. Enumerable.Range(0, 3).Select(_ =>
+    {
+        using var rsa = RSA.Create(2048);
+        return rsa.ExportParameters(true);
+    })]);
 
     /// <summary>Every row of the keys tables, as text: to prove a refused request changed nothing.</summary>
     public string Snapshot()

@@ -4,6 +4,7 @@
 // edge before a call reaches here. Invariants: private key material exists in plaintext only inside
 // one call (then zeroed) and is stored only sealed (AAD = vault/name/version); every committed
 // change is published to IKeyEventSink after the commit; failures are KeyVaultException.
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using Ironclad.KeyVault.Events;
@@ -17,11 +18,17 @@ public sealed partial class KeyVaultService : IDisposable
 {
     public const int MaxResultsLimit = 25;
 
+    private const int ResolvedEntriesMax = 10_000;
+
     private readonly SqliteKeyStore _store;
     private readonly IKeyProtector _protector;
     private readonly TimeProvider _time;
     private readonly IKeyEventSink _events;
     private readonly KeyMaterialCache _cache = new();
+
+    // Key operations re-read the version's state on every call; this cache makes that a dictionary
+    // lookup while nothing has been written (entries carry the store generation they were read at).
+    private readonly ConcurrentDictionary<string, ResolvedEntry> _resolved = new(StringComparer.Ordinal);
 
     /// <param name="database">The vault's own database (DIR/keyvault/keys.db); migrated by the constructor.</param>
     public KeyVaultService(MetadataDatabase database, IKeyProtector protector, TimeProvider time, IKeyEventSink events)
@@ -302,6 +309,8 @@ public sealed partial class KeyVaultService : IDisposable
 
     // ── Shared steps ───────────────────────────────────────────────────────────────────────────
 
+    private sealed record ResolvedEntry(StoredKey Key, StoredVersion Version, long Generation);
+
     private enum AddMode
     {
         /// <summary>Create or import: a new key, or a new version of an active one.</summary>
@@ -338,9 +347,9 @@ public sealed partial class KeyVaultService : IDisposable
         public void Abandon()
         {
             Rsa?.Dispose();
-            if (HsmStore is not null && Reference is not null)
+            if (Reference is not null)
             {
-                HsmStore.Destroy(Reference.Handle);
+                TryDestroy(HsmStore, Reference.Handle);
             }
         }
     }
@@ -461,11 +470,29 @@ public sealed partial class KeyVaultService : IDisposable
         }
     }
 
+    /// <summary>
+    /// The active key and its version (latest when <paramref name="version"/> is null or empty), from
+    /// the resolution cache when no write has committed since it was read, else from the store.
+    /// </summary>
     private (StoredKey Key, StoredVersion Version) Resolve(VaultRecord vault, string name, string? version)
     {
         var nameKey = KeyRules.NameKey(name);
+        var id = $"{KeyRules.VaultKey(vault.Name)}/{nameKey}/{version?.ToLowerInvariant()}";
+        var generation = _store.Generation;
+        if (_resolved.TryGetValue(id, out var cached) && cached.Generation == generation)
+        {
+            return (cached.Key, cached.Version);
+        }
+
         using var connection = _store.OpenRead();
-        return Find(connection, null, vault, name, nameKey, version);
+        var found = Find(connection, null, vault, name, nameKey, version);
+        if (_resolved.Count >= ResolvedEntriesMax)
+        {
+            _resolved.Clear();
+        }
+
+        _resolved[id] = new ResolvedEntry(found.Key, found.Version, generation);
+        return found;
     }
 
     private static (StoredKey Key, StoredVersion Version) ResolveIn(SqliteKeyStore.WriteUnit unit, VaultRecord vault, string name, string nameKey, string? version) =>
@@ -518,19 +545,27 @@ public sealed partial class KeyVaultService : IDisposable
         _cache.EvictPrefix($"{key.VaultKey}/{key.NameKey}/");
         foreach (var handle in handles)
         {
-            try
-            {
-                _protector.Hsm?.Destroy(handle);
-            }
-            catch (Exception e) when (e is CryptographicException or InvalidOperationException or KeyNotFoundException)
-            {
-                // The row is gone, so nothing can reach the object any more; a token that refuses to
-                // destroy it keeps an unreachable, non-extractable key (documented in keys-lifecycle.md).
-            }
+            // The row is gone, so nothing can reach the object any more; a token that refuses to
+            // destroy it keeps an unreachable, non-extractable key (docs/keyvault/keys-lifecycle.md).
+            TryDestroy(_protector.Hsm, handle);
         }
 
         Publish([new KeyEvent(KeyEventKind.Purged, vaultName, key.Name, null, null, now)]);
         return true;
+    }
+
+    /// <summary>Destroys a token object on a path that must not fail (cleanup, or after a committed purge).</summary>
+    private static void TryDestroy(IHsmKeyStore? hsm, string handle)
+    {
+        try
+        {
+            hsm?.Destroy(handle);
+        }
+#pragma warning disable CA1031 // Whatever the token's failure (Pkcs11Exception included), the caller's outcome stands.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
     }
 
     private static KeyVersion ToKeyVersion(VaultRecord vault, StoredKey key, StoredVersion stored) => new(

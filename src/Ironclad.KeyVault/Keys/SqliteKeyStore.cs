@@ -86,12 +86,19 @@ internal sealed class SqliteKeyStore
         "version, seq, kty, key_size, n, e, key_ops, enabled, nbf_ms, exp_ms, created_ms, updated_ms, exportable, tags, hsm_handle, expired_notified";
 
     private readonly MetadataDatabase _database;
+    private long _generation;
 
     public SqliteKeyStore(MetadataDatabase database)
     {
         _database = database;
         _database.Migrate(Component, Migrations);
     }
+
+    /// <summary>
+    /// Bumped after every committed write: a cached read taken at an older generation is stale. Valid
+    /// because this store is the only writer of its tables (one KeyVaultService per database).
+    /// </summary>
+    public long Generation => Interlocked.Read(ref _generation);
 
     /// <summary>A read connection.</summary>
     public SqliteConnection OpenRead() => _database.OpenConnection();
@@ -104,7 +111,7 @@ internal sealed class SqliteKeyStore
         {
             Execute(connection, null, "PRAGMA secure_delete = ON;");
             var transaction = connection.BeginTransaction(deferred: false);
-            return new WriteUnit(connection, transaction);
+            return new WriteUnit(connection, transaction, () => Interlocked.Increment(ref _generation));
         }
         catch
         {
@@ -362,7 +369,7 @@ internal sealed class SqliteKeyStore
     }
 
     /// <summary>One write transaction; Commit, or dispose to roll back.</summary>
-    internal sealed class WriteUnit(SqliteConnection connection, SqliteTransaction transaction) : IDisposable
+    internal sealed class WriteUnit(SqliteConnection connection, SqliteTransaction transaction, Action committed) : IDisposable
     {
         public SqliteConnection Connection { get; } = connection;
 
@@ -371,7 +378,11 @@ internal sealed class SqliteKeyStore
         public SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters) =>
             SqliteKeyStore.Command(Connection, Transaction, sql, parameters);
 
-        public void Commit() => Transaction.Commit();
+        public void Commit()
+        {
+            Transaction.Commit();
+            committed();
+        }
 
         public void Dispose()
         {
