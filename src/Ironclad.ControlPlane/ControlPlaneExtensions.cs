@@ -27,17 +27,21 @@ public static class ControlPlaneExtensions
         return services;
     }
 
-    /// <summary>Middleware that must run before routing: the error envelope, then bearer authentication.</summary>
+    /// <summary>
+    /// Middleware that must run before routing: requests on a vault's port branch off to the keys data
+    /// plane (its own envelope and authentication); the rest get the error envelope, then bearer authentication.
+    /// </summary>
     public static IApplicationBuilder UseControlPlane(this IApplicationBuilder app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        app.UseKeyVaultDataPlane();
         app.UseAzureErrorEnvelope();
         app.UseBearerAuthentication();
         app.UseRouting();
         return app;
     }
 
-    /// <summary>Every endpoint group. Later: Key Vault.</summary>
+    /// <summary>Every endpoint group of the control-plane port (the keys data plane is branched off in UseControlPlane).</summary>
     public static IEndpointRouteBuilder MapControlPlane(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);

@@ -44,6 +44,14 @@ public sealed class KeyVaultException : Exception
             : $"A key with (name/id) {name}/{version} was not found in this key vault.");
 
     public static KeyVaultException Forbidden(string message, string innerCode) => new(403, KeyVaultErrorCodes.Forbidden, message, innerCode);
+
+    public static KeyVaultException Conflict(string message, string? innerCode = null) => new(409, KeyVaultErrorCodes.Conflict, message, innerCode);
+
+    /// <summary>The cloud's answer to create/import/restore over a soft-deleted name (api-compat §1.6).</summary>
+    public static KeyVaultException DeletedButRecoverable(string name) =>
+        Conflict(
+            $"Key {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the key can only be recovered or purged.",
+            KeyVaultErrorCodes.ObjectIsDeletedButRecoverable);
 }
 
 /// <summary>The error codes (and inner codes) the cloud's keys data plane uses; docs/error-codes.md lists them.</summary>
@@ -59,7 +67,11 @@ public static class KeyVaultErrorCodes
     // Inner codes.
     public const string AccessDenied = "AccessDenied";
     public const string ForbiddenByPolicy = "ForbiddenByPolicy";
+    public const string ForbiddenByRbac = "ForbiddenByRbac";
     public const string KeyDisabled = "KeyDisabled";
+
+    /// <summary>The operation is not in the key's key_ops (403; the cloud's inner code, seen in azure-sdk-for-net#11518).</summary>
+    public const string KeyOperationForbidden = "KeyOperationForbidden";
     public const string KeyExpired = "KeyExpired";
     public const string KeyNotYetValid = "KeyNotYetValid";
     public const string ObjectIsDeletedButRecoverable = "ObjectIsDeletedButRecoverable";

@@ -50,6 +50,13 @@ internal static class ServerComposition
                 listen.Protocols = HttpProtocols.Http1AndHttp2;
                 listen.UseHttps(tls.ServerCertificate);
             });
+            // Every vault's data-plane port (KeyVaultListeners binds them as vaults come and go):
+            // same certificate, same protocols, same pipeline (UseControlPlane branches by port).
+            kestrel.Listen(new VaultPortsEndPoint(), listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                listen.UseHttps(tls.ServerCertificate);
+            });
         });
 
         builder.Services.AddControlPlane();
@@ -80,6 +87,8 @@ internal static class ServerComposition
         KeyVaultRole.AddServices(builder.Services, settings, dataDirectory);
         // Key Vault audit log and access-change events: see KeyVaultAuditRole.cs.
         KeyVaultAuditRole.AddServices(builder.Services, settings, dataDirectory);
+        // Key Vault keys data plane (Ironclad.KeyVault + ControlPlane/KeyVault): see KeyVaultDataPlaneRole.cs.
+        KeyVaultDataPlaneRole.AddServices(builder.Services, settings, dataDirectory);
         // Microsoft.ManagedIdentity/userAssignedIdentities: see ManagedIdentityRole.cs.
         ManagedIdentityRole.AddServices(builder.Services);
         // ─────────────────────────────────────────────────────────────────────────────────────

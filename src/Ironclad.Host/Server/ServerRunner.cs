@@ -130,8 +130,8 @@ internal static class ServerRunner
     {
         var feature = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()
             ?? throw new InvalidOperationException("Kestrel exposes no IServerAddressesFeature.");
-        var addresses = feature.Addresses;
-        var address = addresses.Single();
+        // The other listener is the vaults' (its address is a name, not a URL with a port).
+        var address = feature.Addresses.Single(a => !a.EndsWith(VaultPortsEndPoint.DisplayName, StringComparison.Ordinal));
         return new Uri(address).Port;
     }
 
