@@ -1,11 +1,11 @@
 // The expired-token case of the keys data plane, on its own server whose tokens live 5 seconds with
-// no clock skew (vault ports 21495-21499): a vault token that worked is refused once expired with 401
+// no clock skew (vault ports 21535-21539): a vault token that worked is refused once expired with 401
 // and the challenge again (so an SDK re-acquires a token and retries), and the refusal is audited.
 namespace Ironclad.Sdk.Tests;
 
 public sealed class KeysExpiredTokenTests : IAsyncLifetime
 {
-    private readonly SdkServer _server = new() { ExtraArguments = ["--vault-ports", "21495-21499", "--token-lifetime", "5", "--token-clock-skew", "0"] };
+    private readonly SdkServer _server = new() { ExtraArguments = ["--vault-ports", "21535-21539", "--token-lifetime", "5", "--token-clock-skew", "0"] };
 
     public ValueTask InitializeAsync() => _server.InitializeAsync();
 
