@@ -4,6 +4,7 @@
 // only on keys of the active vaults it is given and publishes each Expired once per version.
 using System.Security.Cryptography;
 using Ironclad.KeyVault.Events;
+using Ironclad.KeyVault.Protection;
 using Ironclad.ResourceManager.KeyVault;
 
 namespace Ironclad.KeyVault.Keys;
@@ -177,7 +178,23 @@ public sealed partial class KeyVaultService
                 }
                 else if (v.HsmWrapped is { } wrapped)
                 {
-                    var reference = Hsm().ImportWrapped(wrapped);
+                    HsmKeyReference reference;
+                    try
+                    {
+                        reference = Hsm().ImportWrapped(wrapped);
+                    }
+                    catch (CryptographicException)
+                    {
+                        // Wrapped by another token (another server's HSM) or altered.
+                        throw KeyBackup.NotOurs();
+                    }
+
+                    if (!reference.Modulus.AsSpan().SequenceEqual(v.Modulus))
+                    {
+                        TryDestroy(_protector.Hsm, reference.Handle);
+                        throw KeyBackup.NotOurs();
+                    }
+
                     createdHandles.Add(reference.Handle);
                     handle = reference.Handle;
                 }
@@ -217,7 +234,7 @@ public sealed partial class KeyVaultService
         {
             foreach (var handle in createdHandles)
             {
-                _protector.Hsm?.Destroy(handle);
+                TryDestroy(_protector.Hsm, handle);
             }
 
             throw;

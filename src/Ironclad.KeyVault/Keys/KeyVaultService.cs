@@ -347,9 +347,9 @@ public sealed partial class KeyVaultService : IDisposable
         public void Abandon()
         {
             Rsa?.Dispose();
-            if (HsmStore is not null && Reference is not null)
+            if (Reference is not null)
             {
-                HsmStore.Destroy(Reference.Handle);
+                TryDestroy(HsmStore, Reference.Handle);
             }
         }
     }
@@ -545,19 +545,27 @@ public sealed partial class KeyVaultService : IDisposable
         _cache.EvictPrefix($"{key.VaultKey}/{key.NameKey}/");
         foreach (var handle in handles)
         {
-            try
-            {
-                _protector.Hsm?.Destroy(handle);
-            }
-            catch (Exception e) when (e is CryptographicException or InvalidOperationException or KeyNotFoundException)
-            {
-                // The row is gone, so nothing can reach the object any more; a token that refuses to
-                // destroy it keeps an unreachable, non-extractable key (documented in keys-lifecycle.md).
-            }
+            // The row is gone, so nothing can reach the object any more; a token that refuses to
+            // destroy it keeps an unreachable, non-extractable key (docs/keyvault/keys-lifecycle.md).
+            TryDestroy(_protector.Hsm, handle);
         }
 
         Publish([new KeyEvent(KeyEventKind.Purged, vaultName, key.Name, null, null, now)]);
         return true;
+    }
+
+    /// <summary>Destroys a token object on a path that must not fail (cleanup, or after a committed purge).</summary>
+    private static void TryDestroy(IHsmKeyStore? hsm, string handle)
+    {
+        try
+        {
+            hsm?.Destroy(handle);
+        }
+#pragma warning disable CA1031 // Whatever the token's failure (Pkcs11Exception included), the caller's outcome stands.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
     }
 
     private static KeyVersion ToKeyVersion(VaultRecord vault, StoredKey key, StoredVersion stored) => new(
