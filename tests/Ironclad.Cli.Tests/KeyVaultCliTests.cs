@@ -3,7 +3,7 @@
 // off, soft delete, listing the deleted vault, purge refused inside the retention, recovery.
 namespace Ironclad.Cli.Tests;
 
-public sealed class KeyVaultCliTests(CliServer server) : IClassFixture<CliServer>
+public sealed class KeyVaultCliTests(KeyVaultCliServerC server) : IClassFixture<KeyVaultCliServerC>
 {
     [Fact]
     public async Task A_purge_protected_vault_is_soft_deleted_cannot_be_purged_and_is_recovered()

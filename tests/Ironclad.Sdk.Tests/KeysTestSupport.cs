@@ -72,6 +72,18 @@ internal static class KeysTestSupport
         Assert.True(response.IsSuccessStatusCode, $"vault delete failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}");
     }
 
+    /// <summary>Purges a soft-deleted vault through ARM (POST …/locations/eastus/deletedVaults/{name}/purge).</summary>
+    public static async Task PurgeVaultAsync(SdkServer server, string name, CancellationToken cancellationToken = default)
+    {
+        var token = await server.GetTokenAsync(cancellationToken: cancellationToken);
+        using var http = server.CreateHttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post,
+            $"/subscriptions/{server.SubscriptionId}/providers/Microsoft.KeyVault/locations/eastus/deletedVaults/{name}/purge?api-version=2024-11-01");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await http.SendAsync(request, cancellationToken);
+        Assert.True(response.IsSuccessStatusCode, $"vault purge failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}");
+    }
+
     /// <summary>An HttpClient whose base address is the vault's origin, trusting only the server's CA.</summary>
     public static HttpClient VaultClient(SdkServer server, Uri vaultUri) => CaTrust.CreateHttpClient(server.Endpoints.CaCertificate, vaultUri);
 
@@ -125,6 +137,24 @@ internal static class KeysTestSupport
         return PlaintextScanner.Scan(copy.Path, patterns)
             .Select(f => f with { FilePath = Path.GetRelativePath(copy.Path, f.FilePath) })
             .ToList();
+    }
+
+    /// <summary>Every record of DIR/keyvault/audit.log (JSON lines), read while the server appends to it.</summary>
+    public static List<JsonElement> ReadAudit(SdkServer server)
+    {
+        var path = Path.Combine(server.DataDirectory, "keyvault", "audit.log");
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream);
+        var records = new List<JsonElement>();
+        while (reader.ReadLine() is { } line)
+        {
+            if (line.Length > 0)
+            {
+                records.Add(JsonDocument.Parse(line).RootElement.Clone());
+            }
+        }
+
+        return records;
     }
 
     /// <summary>A claim of a JWT's payload (not verified: the test only reads its own token).</summary>

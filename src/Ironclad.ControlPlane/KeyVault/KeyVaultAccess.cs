@@ -1,5 +1,6 @@
-// Who may call a vault's data plane, decided afresh on every request (no cache: a removed access
-// policy entry or role assignment takes effect on the next call). Authentication: a bearer token for
+// Who may call a vault's data plane, decided on every request: role assignments are read afresh each
+// time and access policies come from VaultLookup, which drops its cache on every vault event, so a
+// removed access policy entry or role assignment takes effect on the next call. Authentication: a bearer token for
 // audience https://vault.azure.net from the vault's tenant, else 401 with the challenge the SDKs parse
 // (api-compat.md §1.2). Authorization: the vault's access policies (tenant + object id, and the
 // application id of a compound entry) or, with enableRbacAuthorization, the RBAC data action at the
@@ -54,8 +55,9 @@ internal sealed class KeyVaultAccess(Authorizer authorizer, IdentityOptions iden
     }
 
     /// <summary>Throws 403 unless the caller may run <paramref name="operation"/> (on key <paramref name="keyName"/>, if any).</summary>
-    public void Authorize(CallerIdentity caller, VaultRecord vault, KeyVaultOperation operation, string? keyName)
+    public void Authorize(CallerIdentity caller, VaultSnapshot snapshot, KeyVaultOperation operation, string? keyName)
     {
+        var vault = snapshot.Vault;
         if (vault.EnableRbacAuthorization)
         {
             var vaultScope = ResourceId.Parse(vault.Id);
@@ -70,7 +72,7 @@ internal sealed class KeyVaultAccess(Authorizer authorizer, IdentityOptions iden
             return;
         }
 
-        if (!HasPermission(caller, vault, operation.Permission))
+        if (!HasPermission(caller, snapshot.AccessPolicies, operation.Permission))
         {
             throw KeyVaultException.Forbidden(
                 $"The user, group or application '{CallerText(caller)}' does not have keys {operation.Permission} permission on key vault '{vault.Name};location={vault.Location}'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
@@ -78,9 +80,9 @@ internal sealed class KeyVaultAccess(Authorizer authorizer, IdentityOptions iden
         }
     }
 
-    private static bool HasPermission(CallerIdentity caller, VaultRecord vault, string permission)
+    private static bool HasPermission(CallerIdentity caller, IReadOnlyList<VaultAccessPolicy> accessPolicies, string permission)
     {
-        foreach (var entry in vault.AccessPolicies)
+        foreach (var entry in accessPolicies)
         {
             if (entry.TenantId == caller.TenantId
                 && Guid.TryParse(entry.ObjectId, out var objectId) && objectId == caller.ObjectId

@@ -3,6 +3,7 @@
 // ARM and identity endpoints. Invariant: the ARM and identity endpoints never answer on a vault port,
 // and the data plane never answers on the control-plane port.
 using Ironclad.ControlPlane.Identity;
+using Ironclad.ResourceManager.KeyVault;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -21,7 +22,8 @@ public static class KeyVaultDataPlaneEndpoints
         }
 
         var edge = new Lazy<KeyVaultEdge>(() => ActivatorUtilities.CreateInstance<KeyVaultEdge>(services,
-            ActivatorUtilities.CreateInstance<KeyVaultAccess>(services)));
+            ActivatorUtilities.CreateInstance<KeyVaultAccess>(services),
+            new VaultLookup(services.GetRequiredService<IVaultDirectory>(), services.GetService<IVaultEvents>())));
         return app.MapWhen(
             context => ports.IsVaultPort(context.Connection.LocalPort),
             branch =>

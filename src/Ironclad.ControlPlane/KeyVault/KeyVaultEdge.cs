@@ -1,5 +1,5 @@
-// The request pipeline of a vault's data plane, in this order: the vault behind the local port (404
-// when soft-deleted or gone), authentication (401 + challenge, before the body is read), api-version
+// The request pipeline of a vault's data plane, in this order: the vault behind the local port
+// (VaultLookup; 404 when soft-deleted or gone), authentication (401 + challenge, before the body is read), api-version
 // (400), routing (404/405/400), authorization (403, evaluated on every call), the body (capped, parsed,
 // 400 BadParameter), the KeyVaultService call, then the audit record — appended before the response
 // is sent, for every call that reached a vault, allowed or refused. Invariants: nothing runs before
@@ -30,13 +30,13 @@ internal sealed partial class KeyVaultEdge
     private const int DefaultMaxResults = 25;
     private const string JsonContentType = "application/json; charset=utf-8";
 
-    private readonly IVaultDirectory _vaults;
+    private readonly VaultLookup _vaults;
     private readonly KeyVaultService _keys;
     private readonly KeyVaultAccess _access;
     private readonly IKeyVaultAudit? _audit;
     private readonly ILogger _logger;
 
-    public KeyVaultEdge(IVaultDirectory vaults, KeyVaultService keys, KeyVaultAccess access, ILoggerFactory loggerFactory, IKeyVaultAudit? audit = null)
+    public KeyVaultEdge(VaultLookup vaults, KeyVaultService keys, KeyVaultAccess access, ILoggerFactory loggerFactory, IKeyVaultAudit? audit = null)
     {
         ArgumentNullException.ThrowIfNull(loggerFactory);
         _vaults = vaults;
@@ -48,7 +48,8 @@ internal sealed partial class KeyVaultEdge
 
     public async Task HandleAsync(HttpContext context)
     {
-        var vault = _vaults.FindByPort(context.Connection.LocalPort);
+        var snapshot = _vaults.Find(context.Connection.LocalPort);
+        var vault = snapshot?.Vault;
         if (vault is null || vault.IsDeleted)
         {
             // The cloud's DNS stops answering for a deleted vault; on loopback the port stays ours
@@ -74,7 +75,7 @@ internal sealed partial class KeyVaultEdge
                 throw new KeyVaultException(routeFailure!.Status, routeFailure.Code, routeFailure.Message);
             }
 
-            _access.Authorize(caller, vault, route.Operation, route.Name);
+            _access.Authorize(caller, snapshot!, route.Operation, route.Name);
             (reply, usedVersion) = await ExecuteAsync(context, vault, route, apiVersion);
         }
         catch (KeyVaultException e) when (e.Status is >= 400 and < 500)
@@ -98,12 +99,26 @@ internal sealed partial class KeyVaultEdge
 
         if (_audit is not null)
         {
-            _audit.Append(new AuditEntry(
-                caller?.TenantId, caller?.ObjectId, caller?.AppId, vault.Name,
-                route?.Operation.AuditName ?? KeyVaultOperations.UnknownAuditName,
-                route?.Name, usedVersion ?? route?.Version, reply.Status,
-                reply.Code is null ? "Success" : reply.InnerCode is null ? reply.Code : $"{reply.Code}/{reply.InnerCode}",
-                context.Connection.RemoteIpAddress?.ToString()));
+            try
+            {
+                _audit.Append(new AuditEntry(
+                    caller?.TenantId, caller?.ObjectId, caller?.AppId, vault.Name,
+                    route?.Operation.AuditName ?? KeyVaultOperations.UnknownAuditName,
+                    route?.Name, usedVersion ?? route?.Version, reply.Status,
+                    reply.Code is null ? "Success" : reply.InnerCode is null ? reply.Code : $"{reply.Code}/{reply.InnerCode}",
+                    context.Connection.RemoteIpAddress?.ToString()));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // No answer leaves without its audit record: the caller sees a failure (and may retry).
+                LogAuditFailed(_logger, vault.Name, e);
+                if (reply.Body is not null)
+                {
+                    Array.Clear(reply.Body);
+                }
+
+                reply = new Reply(500, KeyVaultJson.Error(KeyVaultErrorCodes.InternalError, "The vault could not record the request in its audit log. Please retry it.", null), KeyVaultErrorCodes.InternalError);
+            }
         }
 
         await WriteAsync(context, reply);
@@ -387,6 +402,9 @@ internal sealed partial class KeyVaultEdge
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Key Vault data-plane operation {Operation} on vault {Vault} failed")]
     private static partial void LogFailed(ILogger logger, string operation, string vault, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "The audit record of a call to vault {Vault} could not be written; the call is answered 500")]
+    private static partial void LogAuditFailed(ILogger logger, string vault, Exception exception);
 
     /// <summary>What goes back: status, JSON body (null = none), the error code and inner code (null = success), the challenge.</summary>
     private sealed record Reply(int Status, byte[]? Body, string? Code = null, string? InnerCode = null, string? Challenge = null);

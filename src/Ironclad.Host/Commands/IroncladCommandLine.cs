@@ -30,7 +30,8 @@ internal static class IroncladCommandLine
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
     {
         ArgumentNullException.ThrowIfNull(error);
-        var parseResult = Create().Parse(args);
+        // No response files: `@FILE` is an option value the command reads (az's `--value @policy.json`).
+        var parseResult = Create().Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parseResult.Errors.Count > 0)
         {
             foreach (var parseError in parseResult.Errors)

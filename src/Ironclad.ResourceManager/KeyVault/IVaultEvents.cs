@@ -17,7 +17,8 @@ public enum VaultEventKind
 }
 
 /// <summary>One committed change of a vault; <paramref name="Vault"/> is the record after it (before it, for Purged).</summary>
-public sealed record VaultEvent(VaultEventKind Kind, VaultRecord Vault, DateTimeOffset At);
+/// <param name="Previous">The record before the change, for Updated and AccessPolicyChanged (the access-change bridge compares them); null otherwise.</param>
+public sealed record VaultEvent(VaultEventKind Kind, VaultRecord Vault, DateTimeOffset At, VaultRecord? Previous = null);
 
 public interface IVaultEvents
 {

@@ -278,7 +278,7 @@ public sealed class VaultsProvider : IResourceProvider, IVaultDirectory
             };
             if (_store.TryReplace(replaced) is { } stored)
             {
-                _events.Publish(new VaultEvent(VaultEventKind.Updated, stored, now));
+                _events.Publish(new VaultEvent(VaultEventKind.Updated, stored, now, existing));
                 return new ProviderResult(200, Render(stored));
             }
         }
@@ -339,7 +339,7 @@ public sealed class VaultsProvider : IResourceProvider, IVaultDirectory
             };
             if (_store.TryReplace(patched) is { } stored)
             {
-                _events.Publish(new VaultEvent(VaultEventKind.Updated, stored, now));
+                _events.Publish(new VaultEvent(VaultEventKind.Updated, stored, now, existing));
                 return new ProviderResult(200, Render(stored));
             }
         }
@@ -408,7 +408,7 @@ public sealed class VaultsProvider : IResourceProvider, IVaultDirectory
             var updated = existing with { Properties = updatedProperties, UpdatedAt = now, UpdatedBy = Who(request.Caller) };
             if (_store.TryReplace(updated) is { } stored)
             {
-                _events.Publish(new VaultEvent(VaultEventKind.AccessPolicyChanged, stored, now));
+                _events.Publish(new VaultEvent(VaultEventKind.AccessPolicyChanged, stored, now, existing));
                 return new ProviderResult(200, new JsonObject
                 {
                     ["id"] = $"{stored.Id}/accessPolicies/{kind}",

@@ -2,6 +2,8 @@
 // with Azure's filters (atScope(), principalId eq, assignedTo). Invariants: an assignment names an
 // existing role definition and a scope that parses (and whose resource group exists); one
 // (scope, role, principal) triple has at most one assignment; a name is never reused for different content.
+// A deleted assignment is announced to SubscribeDeleted's handlers after the delete is committed.
+using Ironclad.ResourceManager.Events;
 using Ironclad.ResourceManager.Ids;
 using Ironclad.ResourceManager.Providers;
 using Ironclad.ResourceManager.Storage;
@@ -13,6 +15,7 @@ public sealed class RoleAssignmentService
     private readonly IResourceManagerStore _store;
     private readonly RoleDefinitions _roles;
     private readonly TimeProvider _time;
+    private readonly EventHub<RoleAssignment> _deleted = new();
 
     public RoleAssignmentService(IResourceManagerStore store, RoleDefinitions roles, TimeProvider time)
     {
@@ -94,7 +97,27 @@ public sealed class RoleAssignmentService
     public RoleAssignment? Delete(ResourceId scope, Guid name)
     {
         var existing = Get(scope, name);
-        return existing is not null && _store.DeleteRoleAssignment(name) ? existing : null;
+        if (existing is null || !_store.DeleteRoleAssignment(name))
+        {
+            return null;
+        }
+
+        _deleted.Publish(existing);
+        return existing;
+    }
+
+    /// <summary>
+    /// Calls <paramref name="handler"/> (synchronously, after the commit, at most once) for every assignment
+    /// deleted through <see cref="Delete"/> from now on. Not for the assignments a resource-group delete
+    /// removes with the group (those scopes, and the vaults in them, are gone too).
+    /// </summary>
+    public IDisposable SubscribeDeleted(Action<RoleAssignment> handler) => _deleted.Subscribe(handler);
+
+    /// <summary>Where a failing deletion subscriber's exception goes (the host logs it).</summary>
+    public event Action<Exception>? SubscriberFailed
+    {
+        add => _deleted.SubscriberFailed += value;
+        remove => _deleted.SubscriberFailed -= value;
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 // `ironclad keyvault create|show|list|update|set-policy|delete-policy|delete|recover|purge|list-deleted`:
 // key vaults through Microsoft.KeyVault (soft delete is always on; purge protection, once on,
 // stays on — the server enforces both, the CLI only forwards). The vault's tenant is the login's.
+// `keyvault key ...` (KeyVaultKeyCommand) and `keyvault audit ...` (KeyVaultAuditCommand) hang here.
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using Ironclad.Host.Cli;
@@ -31,7 +32,8 @@ internal static class KeyVaultCommand
         return Group(
             "keyvault",
             "Manage key vaults (the management plane).",
-            CreateVault(), Show(), List(), Update(), SetPolicy(), DeletePolicy(), Delete(), ListDeleted(), Recover(), Purge());
+            CreateVault(), Show(), List(), Update(), SetPolicy(), DeletePolicy(), Delete(), ListDeleted(), Recover(), Purge(),
+            KeyVaultKeyCommand.Create(), KeyVaultAuditCommand.Create());
     }
 
     private static Command CreateVault()
