@@ -3,6 +3,8 @@
 // (e.g. the key id), so a sealed blob cannot be swapped onto another record unnoticed.
 // Format (version 1): 0x01 || nonce (12) || ciphertext || tag (16). Invariant: Unseal returns
 // plaintext only for an untampered blob sealed under the same key with the same associated data.
+// Thread-safe: AesGcm instances are not, so every use of the one instance is serialised (sealing is
+// off the hot paths: callers cache what they unseal).
 using System.Security.Cryptography;
 
 namespace Ironclad.Crypto.Sealing;
@@ -16,6 +18,7 @@ public sealed class Sealer : IDisposable
     private const int OverheadBytes = 1 + NonceSizeBytes + TagSizeBytes;
 
     private readonly AesGcm _aes;
+    private readonly Lock _lock = new();
 
     /// <param name="rootKey">32 bytes; copied, so the caller may zero its buffer afterwards.</param>
     public Sealer(ReadOnlySpan<byte> rootKey)
@@ -36,7 +39,11 @@ public sealed class Sealer : IDisposable
         RandomNumberGenerator.Fill(nonce);
         var ciphertext = sealedBlob.AsSpan(1 + NonceSizeBytes, plaintext.Length);
         var tag = sealedBlob.AsSpan(1 + NonceSizeBytes + plaintext.Length, TagSizeBytes);
-        _aes.Encrypt(nonce, plaintext, ciphertext, tag, associatedData);
+        lock (_lock)
+        {
+            _aes.Encrypt(nonce, plaintext, ciphertext, tag, associatedData);
+        }
+
         return sealedBlob;
     }
 
@@ -53,8 +60,11 @@ public sealed class Sealer : IDisposable
         var output = new byte[length];
         try
         {
-            _aes.Decrypt(sealedBlob.Slice(1, NonceSizeBytes), sealedBlob.Slice(1 + NonceSizeBytes, length),
-                sealedBlob.Slice(1 + NonceSizeBytes + length, TagSizeBytes), output, associatedData);
+            lock (_lock)
+            {
+                _aes.Decrypt(sealedBlob.Slice(1, NonceSizeBytes), sealedBlob.Slice(1 + NonceSizeBytes, length),
+                    sealedBlob.Slice(1 + NonceSizeBytes + length, TagSizeBytes), output, associatedData);
+            }
         }
         catch (AuthenticationTagMismatchException)
         {
@@ -65,5 +75,11 @@ public sealed class Sealer : IDisposable
         return true;
     }
 
-    public void Dispose() => _aes.Dispose();
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _aes.Dispose();
+        }
+    }
 }

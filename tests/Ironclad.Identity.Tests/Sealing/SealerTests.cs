@@ -59,4 +59,36 @@ public sealed class SealerTests
         File.WriteAllBytes(path, new byte[31]);
         Assert.Throws<InvalidDataException>(() => SealingKeyFile.LoadOrCreate(path));
     }
+
+    [Fact]
+    public async Task One_sealer_seals_and_unseals_from_many_threads_at_once()
+    {
+        // AesGcm instances are not thread-safe; before Sealer serialised them, parallel unseals of
+        // the vault's keys after a restart failed authentication now and then.
+        var seed = Seeds.FromEnvironmentOrRandom(TestContext.Current.TestOutputHelper);
+        var random = new Random(seed);
+        var key = new byte[32];
+        random.NextBytes(key);
+        using var sealer = new Sealer(key);
+        var plaintexts = Enumerable.Range(0, 16).Select(_ =>
+        {
+            var bytes = new byte[random.Next(1, 2000)];
+            random.NextBytes(bytes);
+            return bytes;
+        }).ToArray();
+        var blobs = plaintexts.Select((p, i) => sealer.Seal(p, BitConverter.GetBytes(i))).ToArray();
+
+        var workers = Enumerable.Range(0, 8).Select(worker => Task.Run(() =>
+        {
+            for (var round = 0; round < 2000; round++)
+            {
+                var i = (worker + round) % plaintexts.Length;
+                Assert.True(sealer.TryUnseal(blobs[i], BitConverter.GetBytes(i), out var opened), $"unseal failed (seed {seed})");
+                Assert.Equal(plaintexts[i], opened);
+                var again = sealer.Seal(plaintexts[i], BitConverter.GetBytes(i));
+                Assert.True(sealer.TryUnseal(again, BitConverter.GetBytes(i), out _), $"fresh seal failed (seed {seed})");
+            }
+        }, TestContext.Current.CancellationToken));
+        await Task.WhenAll(workers);
+    }
 }
