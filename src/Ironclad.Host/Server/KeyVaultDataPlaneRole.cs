@@ -29,10 +29,11 @@ internal static partial class KeyVaultDataPlaneRole
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(dataDirectory);
-        services.AddSingleton(_ =>
+        services.AddSingleton(provider =>
         {
             UnixFileModes.CreateOwnerOnlyDirectory(dataDirectory.KeyVaultDirectory);
-            return KeyVaultProtection.Create(settings, dataDirectory);
+            return KeyVaultProtection.Create(settings, dataDirectory,
+                provider.GetRequiredService<ILoggerFactory>().CreateLogger("Ironclad.KeyVault.Protection"));
         });
         services.AddSingleton(provider =>
         {
