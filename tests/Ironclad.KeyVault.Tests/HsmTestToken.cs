@@ -12,17 +12,8 @@ namespace Ironclad.KeyVault.Tests;
 
 internal sealed class HsmTestToken
 {
-    private static readonly string[] ModuleCandidates =
-    [
-        "/usr/lib/softhsm/libsofthsm2.so",
-        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-        "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-        "/usr/local/lib/softhsm/libsofthsm2.so",
-    ];
-
     private static readonly Lock Gate = new();
     private static readonly Lazy<Pkcs11Module?> Module = new(LoadModule);
-    private static string? _tokenDirectory;
 
     private HsmTestToken(string label, byte[] pin)
     {
@@ -30,10 +21,10 @@ internal sealed class HsmTestToken
         Pin = pin;
     }
 
-    public static string? ModulePath { get; } = ModuleCandidates.FirstOrDefault(File.Exists);
+    public static string? ModulePath => SoftHsm.ModulePath;
 
     /// <summary>Where this process's tokens live (outside any data directory).</summary>
-    public static string TokenDirectory => _tokenDirectory ?? throw new InvalidOperationException("No token created yet.");
+    public static string TokenDirectory => SoftHsm.TokenDirectory;
 
     public string Label { get; }
 
@@ -42,8 +33,8 @@ internal sealed class HsmTestToken
     /// <summary>Initializes a new token (label "ironclad-test-…", random SO and user PINs) in the free slot.</summary>
     public static HsmTestToken Create()
     {
-        var module = Module.Value ?? throw ExternalTool.Unavailable(
-            "softhsm2", "SoftHSM2 (libsofthsm2.so) is not installed (Debian package softhsm2)");
+        SoftHsm.RequireModule();
+        var module = Module.Value!;
         var label = "ironclad-test-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
         var pin = System.Text.Encoding.ASCII.GetBytes(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)));
         var soPin = System.Text.Encoding.ASCII.GetBytes(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)));
@@ -56,6 +47,9 @@ internal sealed class HsmTestToken
             session.InitPin(pin);
             session.Logout();
         }
+
+        // The token must be in this process's directory, never in the system's (/var/lib/softhsm/tokens).
+        Assert.NotEmpty(Directory.GetDirectories(SoftHsm.TokenDirectory));
 
         return new HsmTestToken(label, pin);
     }
@@ -88,28 +82,8 @@ internal sealed class HsmTestToken
             return null;
         }
 
-        var root = Directory.CreateTempSubdirectory("ironclad-softhsm-").FullName;
-        _tokenDirectory = Path.Combine(root, "tokens");
-        Directory.CreateDirectory(_tokenDirectory);
-        var conf = Path.Combine(root, "softhsm2.conf");
-        File.WriteAllText(conf, $"directories.tokendir = {_tokenDirectory}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n");
-        Environment.SetEnvironmentVariable("SOFTHSM2_CONF", conf);
-        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-        {
-            if (Environment.GetEnvironmentVariable("IRONCLAD_KEEP_TEMP") != "1")
-            {
-                try
-                {
-                    Directory.Delete(root, recursive: true);
-                }
-                catch (IOException)
-                {
-                    // Best effort: the OS cleans its temp directory anyway.
-                }
-            }
-        };
-
-        // Held for the whole test run: the module is initialized once and every protector shares it.
+        // SOFTHSM2_CONF before the module loads; the module then stays loaded for the whole run, shared by every protector.
+        _ = SoftHsm.ConfPath;
         return Pkcs11Module.Acquire(ModulePath);
     }
 }

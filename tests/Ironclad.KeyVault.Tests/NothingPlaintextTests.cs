@@ -50,6 +50,26 @@ public sealed class NothingPlaintextTests : IDisposable
         Assert.Empty(PlaintextScanner.Scan(_h.KeyVaultDirectory, [sealedBlobs[0][..64]]));
     }
 
+    [Fact]
+    public void Sealed_material_is_bound_to_its_root_key_and_version()
+    {
+        var vault = KeysHarness.Vault();
+        var key = _h.ImportPooled(vault, "a");
+        _h.ImportPooled(vault, "b", 1);
+        using (var connection = Ironclad.Metadata.MetadataDatabase.Open(_h.DatabasePath).OpenConnection())
+        using (var command = connection.CreateCommand())
+        {
+            // Move b's sealed key under a's version: the associated data no longer matches.
+            command.CommandText = "UPDATE kv_key_versions SET sealed_private = (SELECT sealed_private FROM kv_key_versions WHERE name_key = 'b') WHERE name_key = 'a'";
+            Assert.Equal(1, command.ExecuteNonQuery());
+        }
+
+        _h.Restart();
+        var e = Assert.Throws<KeyVaultException>(() => _h.Service.Sign(vault, "a", key.Version, KeyAlgorithms.RS256, new byte[32]));
+        Assert.Equal((500, "InternalError"), (e.Status, e.Code));
+        _h.Service.Sign(vault, "b", null, KeyAlgorithms.RS256, new byte[32]);
+    }
+
     private List<byte[]> SealedBlobs()
     {
         using var connection = Ironclad.Metadata.MetadataDatabase.Open(_h.DatabasePath).OpenConnection();

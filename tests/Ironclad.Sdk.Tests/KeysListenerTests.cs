@@ -1,4 +1,4 @@
-// The vault listeners of a real server (vault ports 21490-21494): only ports of existing vaults are
+// The vault listeners of a real server (vault ports 21530-21534): only ports of existing vaults are
 // held (the range is shared with parallel servers), a port that cannot be bound is logged while the
 // other vaults keep working, and purging a vault gives its port back to the machine.
 using System.Net;
@@ -8,8 +8,8 @@ namespace Ironclad.Sdk.Tests;
 
 public sealed class KeysListenerTests : IAsyncLifetime
 {
-    private const int FirstPort = 21490;
-    private const int LastPort = 21494;
+    private const int FirstPort = 21530;
+    private const int LastPort = 21534;
     private readonly SdkServer _server = new() { ExtraArguments = ["--vault-ports", $"{FirstPort}-{LastPort}"] };
 
     public ValueTask InitializeAsync() => _server.InitializeAsync();

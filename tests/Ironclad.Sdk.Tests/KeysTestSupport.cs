@@ -139,6 +139,24 @@ internal static class KeysTestSupport
             .ToList();
     }
 
+    /// <summary>Every record of DIR/keyvault/audit.log (JSON lines), read while the server appends to it.</summary>
+    public static List<JsonElement> ReadAudit(SdkServer server)
+    {
+        var path = Path.Combine(server.DataDirectory, "keyvault", "audit.log");
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream);
+        var records = new List<JsonElement>();
+        while (reader.ReadLine() is { } line)
+        {
+            if (line.Length > 0)
+            {
+                records.Add(JsonDocument.Parse(line).RootElement.Clone());
+            }
+        }
+
+        return records;
+    }
+
     /// <summary>A claim of a JWT's payload (not verified: the test only reads its own token).</summary>
     public static string Claim(string jwt, string name)
     {

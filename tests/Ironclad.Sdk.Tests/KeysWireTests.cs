@@ -275,7 +275,7 @@ public sealed class KeysWireTests : IAsyncLifetime
         Assert.Equal(Base64Url(dek), unwrapped.GetProperty("value").GetString());
         (await KeysTestSupport.CallAsync(vault, HttpMethod.Get, $"/keys/missing/?{KeysTestSupport.ApiVersion}", token, null, Token)).Response.Dispose();
 
-        var records = ReadAudit().Where(r => r.GetProperty("vault").GetString() == "wire-audit").ToList();
+        var records = KeysTestSupport.ReadAudit(_server).Where(r => r.GetProperty("vault").GetString() == "wire-audit").ToList();
         (string Operation, int Status, string Result, string? Caller, string? Key) Shape(JsonElement r) => (
             r.GetProperty("operation").GetString()!, r.GetProperty("status").GetInt32(), r.GetProperty("result").GetString()!,
             r.GetProperty("callerObjectId").GetString(), r.GetProperty("keyName").GetString());
@@ -293,23 +293,6 @@ public sealed class KeysWireTests : IAsyncLifetime
 
         var findings = KeysTestSupport.ScanDataDirectory(_server, [dek, System.Text.Encoding.ASCII.GetBytes(Base64Url(dek)), System.Text.Encoding.ASCII.GetBytes(token[^40..])]);
         Assert.Empty(findings);
-    }
-
-    private List<JsonElement> ReadAudit()
-    {
-        var path = Path.Combine(_server.DataDirectory, "keyvault", "audit.log");
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        using var reader = new StreamReader(stream);
-        var records = new List<JsonElement>();
-        while (reader.ReadLine() is { } line)
-        {
-            if (line.Length > 0)
-            {
-                records.Add(JsonDocument.Parse(line).RootElement.Clone());
-            }
-        }
-
-        return records;
     }
 
     private static async Task<JsonElement> OkAsync(HttpClient vault, HttpMethod method, string path, string token, string? body = null)

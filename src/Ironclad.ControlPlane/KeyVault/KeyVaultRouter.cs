@@ -212,10 +212,11 @@ internal static partial class KeyVaultRouter
 
     private static bool ValidName(string name, out KeyVaultRouteFailure? failure)
     {
+        // The cloud's exact text (KeyRules says the same for names that reach the domain).
         failure = IsValidName(name)
             ? null
             : new KeyVaultRouteFailure(400, KeyVaultErrorCodes.BadParameter,
-                "The request URI contains an invalid name: a key name is 1 to 127 characters of 0-9, a-z, A-Z and '-'.");
+                $"The request URI contains an invalid name: {(name.Length > 127 ? string.Concat(name.AsSpan(0, 127), "…") : name)}");
         return failure is null;
     }
 

@@ -25,7 +25,11 @@ internal sealed class ServerCommand : Command
         Options.Add(VaultPortsOption);
         Options.Add(TokenLifetimeOption);
         Options.Add(TokenClockSkewOption);
+        Options.Add(HsmModuleOption);
+        Options.Add(HsmTokenLabelOption);
+        Options.Add(HsmPinFileOption);
         Validators.Add(RefusePlainNbdOffLoopback);
+        Validators.Add(RequireHsmOptionsTogether);
         SetAction((parseResult, cancellationToken) =>
             ServerRunner.RunAsync(ToSettings(parseResult), parseResult.InvocationConfiguration.Error, cancellationToken));
     }
@@ -99,6 +103,26 @@ internal sealed class ServerCommand : Command
         CustomParser = result => ParseSeconds(result, minimumSeconds: 0),
     };
 
+    public Option<string> HsmModuleOption { get; } = new("--hsm-module")
+    {
+        Description = "HSM mode: the PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so) whose token holds the Key Vault's root key "
+            + "and RSA-HSM keys. Needs --hsm-token-label, and --hsm-pin-file or the " + HsmSettings.PinVariable + " environment variable.",
+        HelpName = "PATH",
+    };
+
+    public Option<string> HsmTokenLabelOption { get; } = new("--hsm-token-label")
+    {
+        Description = "HSM mode: the label of the (initialized) token to use.",
+        HelpName = "LABEL",
+    };
+
+    public Option<string> HsmPinFileOption { get; } = new("--hsm-pin-file")
+    {
+        Description = "HSM mode: a file holding the token's user PIN (one line; keep it mode 0600). "
+            + "Without it the PIN is read from the " + HsmSettings.PinVariable + " environment variable; it is never a command-line argument.",
+        HelpName = "PATH",
+    };
+
     public ServerSettings ToSettings(ParseResult parseResult)
     {
         ArgumentNullException.ThrowIfNull(parseResult);
@@ -112,7 +136,22 @@ internal sealed class ServerCommand : Command
             parseResult.GetValue(NbdTlsOption),
             parseResult.GetValue(VaultPortsOption),
             parseResult.GetValue(TokenLifetimeOption),
-            parseResult.GetValue(TokenClockSkewOption));
+            parseResult.GetValue(TokenClockSkewOption),
+            HsmSettingsOf(parseResult));
+    }
+
+    private HsmSettings? HsmSettingsOf(ParseResult parseResult)
+    {
+        var module = parseResult.GetValue(HsmModuleOption);
+        if (string.IsNullOrEmpty(module))
+        {
+            return null;
+        }
+
+        var pinFile = parseResult.GetValue(HsmPinFileOption);
+        return new HsmSettings(
+            Path.GetFullPath(module), parseResult.GetValue(HsmTokenLabelOption) ?? string.Empty,
+            string.IsNullOrEmpty(pinFile) ? null : Path.GetFullPath(pinFile));
     }
 
     /// <summary>Parses FIRST-LAST with 1 &lt;= FIRST &lt;= LAST &lt;= 65535.</summary>
@@ -190,6 +229,27 @@ internal sealed class ServerCommand : Command
         if (!tls.IsAllowedOn(bind))
         {
             result.AddError($"Option '--nbd-tls off' serves plain NBD and needs a loopback --bind address (127.0.0.1 or ::1), not {bind}.");
+        }
+    }
+
+    // HSM mode is all or nothing: a module needs the token's label, and a label or PIN file without a
+    // module would silently run in file mode. (Whether a PIN is there at all is checked at start: it may
+    // come from the environment.)
+    private void RequireHsmOptionsTogether(CommandResult result)
+    {
+        var module = result.GetValue(HsmModuleOption);
+        var label = result.GetValue(HsmTokenLabelOption);
+        var pinFile = result.GetValue(HsmPinFileOption);
+        if (string.IsNullOrEmpty(module))
+        {
+            if (!string.IsNullOrEmpty(label) || !string.IsNullOrEmpty(pinFile))
+            {
+                result.AddError("Options '--hsm-token-label' and '--hsm-pin-file' need '--hsm-module PATH' (the PKCS#11 module of the token).");
+            }
+        }
+        else if (string.IsNullOrWhiteSpace(label))
+        {
+            result.AddError("Option '--hsm-module' needs '--hsm-token-label LABEL' (the label of the token to use).");
         }
     }
 

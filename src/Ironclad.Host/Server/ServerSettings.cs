@@ -1,7 +1,8 @@
 // What `ironclad server` was asked to do, after parsing and validation: an absolute data directory,
 // HTTPS and NBD ports in 0..65535 (0 = let the OS choose), a parsed bind address and the NBD TLS
 // mode (Off only with a loopback bind address); the vault data-plane port range (First <= Last, 1..65535),
-// the access-token lifetime (>= 1 s) and the clock skew token validation tolerates (>= 0).
+// the access-token lifetime (>= 1 s) and the clock skew token validation tolerates (>= 0); HSM mode
+// (a PKCS#11 module and token label, the PIN only as a file path, never the PIN itself) or null.
 using System.Net;
 using Ironclad.Host.Logging;
 
@@ -16,7 +17,8 @@ internal sealed record ServerSettings(
     NbdTls NbdTls = NbdTls.Required,
     PortRange? VaultPorts = null,
     TimeSpan? TokenLifetime = null,
-    TimeSpan? TokenClockSkew = null)
+    TimeSpan? TokenClockSkew = null,
+    HsmSettings? Hsm = null)
 {
     public static readonly PortRange DefaultVaultPorts = new(20000, 20099);
     public static readonly TimeSpan DefaultTokenLifetime = TimeSpan.FromSeconds(3600);
@@ -45,4 +47,15 @@ internal sealed record PortRange(int First, int Last)
     public int Count => Last - First + 1;
 
     public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{First}-{Last}");
+}
+
+/// <summary>
+/// HSM mode for the Key Vault's root of trust: the PKCS#11 module, the token's label and where the
+/// user PIN is (a file; when <see cref="PinFile"/> is null, the IRONCLAD_HSM_PIN environment variable).
+/// Holds no PIN, so it may be logged or shown.
+/// </summary>
+internal sealed record HsmSettings(string ModulePath, string TokenLabel, string? PinFile)
+{
+    /// <summary>The environment variable that holds the PIN when no --hsm-pin-file is given.</summary>
+    public const string PinVariable = "IRONCLAD_HSM_PIN";
 }

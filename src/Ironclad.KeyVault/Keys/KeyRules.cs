@@ -30,8 +30,8 @@ internal static partial class KeyRules
         if (!NamePattern().IsMatch(name))
         {
             var shown = name.Length > NameLengthMax ? string.Concat(name.AsSpan(0, NameLengthMax), "…") : name;
-            throw KeyVaultException.BadParameter(
-                $"The request URI contains an invalid name: {shown}. Key names are 1-127 characters: letters, digits and hyphens.");
+            // The cloud's exact text (a name is 1-127 of 0-9, a-z, A-Z and '-').
+            throw KeyVaultException.BadParameter($"The request URI contains an invalid name: {shown}");
         }
 
         return name.ToLowerInvariant();

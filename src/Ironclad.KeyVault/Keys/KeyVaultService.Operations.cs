@@ -180,7 +180,17 @@ public sealed partial class KeyVaultService
             throw KeyVaultException.KeyNotFound(key.Name, stored.Version);
         }
 
-        var pkcs8 = _protector.Unseal(sealedBlob, MaterialAad(key.VaultKey, key.NameKey, stored.Version));
+        byte[] pkcs8;
+        try
+        {
+            pkcs8 = _protector.Unseal(sealedBlob, MaterialAad(key.VaultKey, key.NameKey, stored.Version));
+        }
+        catch (CryptographicException e)
+        {
+            // The store was altered, or the root key is not the one that sealed it: a server fault, not the caller's.
+            throw new KeyVaultException("The key's sealed material could not be opened with this server's root key.", e);
+        }
+
         try
         {
             var rsa = RSA.Create();

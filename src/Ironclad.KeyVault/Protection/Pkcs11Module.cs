@@ -24,13 +24,18 @@ internal sealed class Pkcs11Module : IDisposable
         NativeLibrary.SetDllImportResolver(typeof(Pkcs11InteropFactories).Assembly, ResolveLibdl);
     }
 
-    private Pkcs11Module(Shared shared) => _shared = shared;
+    private Pkcs11Module(Shared shared, string path)
+    {
+        _shared = shared;
+        Path = path;
+    }
 
     public Pkcs11InteropFactories Factories => _shared.Factories;
 
     public IPkcs11Library Library => _shared.Library;
 
-    public string Path => _shared.Path;
+    /// <summary>The path as the caller gave it (made absolute), for messages.</summary>
+    public string Path { get; }
 
     /// <summary>Loads (or shares) the module at <paramref name="modulePath"/>; dispose the result to let go.</summary>
     /// <exception cref="Pkcs11SetupException">The file is missing or is not a PKCS#11 module.</exception>
@@ -64,7 +69,7 @@ internal sealed class Pkcs11Module : IDisposable
             }
 
             shared.References++;
-            return new Pkcs11Module(shared);
+            return new Pkcs11Module(shared, fullPath);
         }
     }
 
@@ -79,7 +84,7 @@ internal sealed class Pkcs11Module : IDisposable
         {
             if (--_shared.References == 0)
             {
-                Loaded.Remove(_shared.Path);
+                Loaded.Remove(_shared.CanonicalPath);
                 _shared.Library.Dispose();
             }
         }
@@ -103,9 +108,9 @@ internal sealed class Pkcs11Module : IDisposable
         return IntPtr.Zero;
     }
 
-    private sealed class Shared(string path, Pkcs11InteropFactories factories, IPkcs11Library library)
+    private sealed class Shared(string canonicalPath, Pkcs11InteropFactories factories, IPkcs11Library library)
     {
-        public string Path { get; } = path;
+        public string CanonicalPath { get; } = canonicalPath;
 
         public Pkcs11InteropFactories Factories { get; } = factories;
 
