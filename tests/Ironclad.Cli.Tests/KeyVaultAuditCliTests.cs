@@ -2,8 +2,11 @@
 // `keyvault key` are in the log with who, what and the outcome (and no key material); verify passes,
 // then fails naming the record after this test edits one line of DIR/keyvault/audit.log.
 // Its own server (class fixture): the tampering must not leak into other tests' verification.
+using System.Net;
+using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json.Nodes;
 
 namespace Ironclad.Cli.Tests;
 
@@ -78,5 +81,66 @@ public sealed class KeyVaultAuditCliTests(KeyVaultCliServerB server) : IClassFix
         var group = $"rg-{Guid.NewGuid():N}"[..20];
         (await server.Cli.RunAsync("group", "create", "-n", group, "-l", "eastus")).Succeeded();
         (await server.Cli.RunAsync("keyvault", "audit", "verify", "-n", "kvnosuchvault02", "-g", group)).FailedWith("ResourceNotFound", expectedExit: 3);
+    }
+
+    [Fact]
+    public async Task The_audit_api_answers_in_the_arm_envelope_and_needs_vaults_read_on_the_vault()
+    {
+        var cli = server.Cli;
+        var ct = TestContext.Current.CancellationToken;
+        var group = $"rg-{Guid.NewGuid():N}"[..20];
+        var vault = $"kv{Guid.NewGuid():N}"[..20];
+        (await cli.RunAsync("group", "create", "-n", group, "-l", "eastus")).Succeeded();
+        var vaultId = (await cli.RunAsync("keyvault", "create", "-n", vault, "-g", group, "-l", "eastus")).Succeeded().Json()["id"]!.GetValue<string>();
+        var auditor = (await cli.RunAsync("ad", "sp", "create", "-n", "auditor")).Succeeded().Json();
+        var appId = auditor["appId"]!.GetValue<string>();
+        var objectId = (await cli.RunAsync("ad", "sp", "show", "--id", appId)).Succeeded().Json()["id"]!.GetValue<string>();
+
+        using var http = server.Server.CreateHttpClient();
+        var baseUrl = server.Server.Endpoints.Json.GetProperty("url").GetString()!.TrimEnd('/');
+        using var form = new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials",
+            ["client_id"] = appId,
+            ["client_secret"] = auditor["password"]!.GetValue<string>(),
+            ["scope"] = "https://management.azure.com/.default",
+        });
+        using var tokenResponse = await http.PostAsync(new Uri($"{baseUrl}/{server.TenantId}/oauth2/v2.0/token"), form, ct);
+        var token = JsonNode.Parse(await tokenResponse.Content.ReadAsStringAsync(ct))!["access_token"]!.GetValue<string>();
+        var records = new Uri($"{baseUrl}{vaultId}/auditRecords?api-version=2026-02-01");
+
+        async Task<(HttpStatusCode Status, JsonNode? Body, HttpResponseMessage Response)> SendAsync(HttpMethod method, Uri uri, bool withToken)
+        {
+            using var request = new HttpRequestMessage(method, uri);
+            if (withToken)
+            {
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            }
+
+            var response = await http.SendAsync(request, ct);
+            var text = await response.Content.ReadAsStringAsync(ct);
+            return (response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text), response);
+        }
+
+        var anonymous = await SendAsync(HttpMethod.Get, records, withToken: false);
+        Assert.Equal((HttpStatusCode.Unauthorized, "AuthenticationFailed"), (anonymous.Status, anonymous.Body!["error"]!["code"]!.GetValue<string>()));
+        Assert.NotEmpty(anonymous.Response.Headers.WwwAuthenticate);
+        var noVersion = await SendAsync(HttpMethod.Get, new Uri($"{baseUrl}{vaultId}/auditRecords"), withToken: true);
+        Assert.Equal((HttpStatusCode.BadRequest, "MissingApiVersionParameter"), (noVersion.Status, noVersion.Body!["error"]!["code"]!.GetValue<string>()));
+        var refused = await SendAsync(HttpMethod.Get, records, withToken: true);
+        Assert.Equal((HttpStatusCode.Forbidden, "AuthorizationFailed"), (refused.Status, refused.Body!["error"]!["code"]!.GetValue<string>()));
+        Assert.Equal("AuthorizationFailed", refused.Response.Headers.GetValues("x-ms-error-code").Single());
+        var verifyRefused = await SendAsync(HttpMethod.Post, new Uri($"{baseUrl}{vaultId}/verifyAuditLog?api-version=2026-02-01"), withToken: true);
+        Assert.Equal(HttpStatusCode.Forbidden, verifyRefused.Status);
+
+        (await cli.RunAsync("role", "assignment", "create", "--assignee", objectId, "--role", "Reader", "--scope", vaultId)).Succeeded();
+        var allowed = await SendAsync(HttpMethod.Get, records, withToken: true);
+        Assert.Equal(HttpStatusCode.OK, allowed.Status);
+        Assert.NotNull(allowed.Body!["value"]!.AsArray());
+        var verified = await SendAsync(HttpMethod.Post, new Uri($"{baseUrl}{vaultId}/verifyAuditLog?api-version=2026-02-01"), withToken: true);
+        Assert.Equal(HttpStatusCode.OK, verified.Status);
+        Assert.NotNull(verified.Body!["valid"]);
+        var badTop = await SendAsync(HttpMethod.Get, new Uri($"{records}&$top=0"), withToken: true);
+        Assert.Equal((HttpStatusCode.BadRequest, "InvalidTop"), (badTop.Status, badTop.Body!["error"]!["code"]!.GetValue<string>()));
     }
 }

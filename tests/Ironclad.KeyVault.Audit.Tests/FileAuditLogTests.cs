@@ -249,6 +249,7 @@ public sealed class FileAuditLogTests : IDisposable
         const int PerThread = 250;
         var database = MetadataDatabase.Open(_dir.Combine("metadata.db"));
         using var log = Open(database);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         Parallel.For(0, Threads, new ParallelOptions { MaxDegreeOfParallelism = Threads }, t =>
         {
             for (var i = 0; i < PerThread; i++)
@@ -257,6 +258,8 @@ public sealed class FileAuditLogTests : IDisposable
             }
         });
 
+        watch.Stop();
+        TestContext.Current.TestOutputHelper?.WriteLine($"{Threads * PerThread} appends from {Threads} threads in {watch.ElapsedMilliseconds} ms");
         var records = log.List(new AuditQuery(null, null, null, 0, int.MaxValue));
         Assert.Equal(Enumerable.Range(1, Threads * PerThread).Select(i => (long)i), records.Select(r => r.Sequence));
         Assert.Equal(new AuditVerification(true, Threads * PerThread, null, null), log.Verify());
