@@ -2,6 +2,7 @@
 // and builds the credential the way api-compat.md §3 requires (authorityHost + disableInstanceDiscovery).
 // The test harness sets NODE_EXTRA_CA_CERTS to the server's local CA, so TLS is verified for real.
 // Scripts print one JSON document on stdout (see `emit`); the C# side parses it.
+import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { ClientSecretCredential } from "@azure/identity";
 
@@ -43,4 +44,22 @@ export async function run(main) {
     emit({ error: { name: e?.name, message: String(e?.message ?? e), code: e?.code, statusCode: e?.statusCode } });
     process.exitCode = 1;
   }
+}
+
+/** Awaits a promise that must fail with the status (and code); returns {statusCode, code, message}. */
+export async function expectError(promise, statusCode, code) {
+  try {
+    await promise;
+  } catch (e) {
+    assert.equal(e.statusCode, statusCode, `status of ${e.code}: ${e.message}`);
+    if (code) assert.equal(e.code, code, e.message);
+    return { statusCode: e.statusCode, code: e.code, message: e.message };
+  }
+  assert.fail(`expected ${statusCode} ${code ?? ""}`);
+}
+
+export async function collect(iterable) {
+  const items = [];
+  for await (const item of iterable) items.push(item);
+  return items;
 }

@@ -5,7 +5,9 @@ import assert from "node:assert/strict";
 import { KeyVaultManagementClient } from "@azure/arm-keyvault";
 import { ResourceManagementClient } from "@azure/arm-resources";
 import { CryptographyClient, KeyClient } from "@azure/keyvault-keys";
-import { ARM, SUB, TENANT, MANAGEMENT_SCOPE, cred } from "./common.mjs";
+import { ARM, SUB, TENANT, MANAGEMENT_SCOPE, cred, collect, expectError } from "./common.mjs";
+
+export { collect, expectError };
 
 export const VAULT_SCOPE = "https://vault.azure.net/.default";
 export const kvm = new KeyVaultManagementClient(cred, SUB, { endpoint: ARM, credentials: { scopes: [MANAGEMENT_SCOPE] } });
@@ -61,23 +63,6 @@ export function cryptoClient(keyOrId, credential = cred) {
   return new CryptographyClient(keyOrId, credential, { disableChallengeResourceVerification: true });
 }
 
-/** Awaits a promise that must fail with the status (and code); returns {statusCode, code, message}. */
-export async function expectError(promise, statusCode, code) {
-  try {
-    await promise;
-  } catch (e) {
-    assert.equal(e.statusCode, statusCode, `status of ${e.code}: ${e.message}`);
-    if (code) assert.equal(e.code, code, e.message);
-    return { statusCode: e.statusCode, code: e.code, message: e.message };
-  }
-  assert.fail(`expected ${statusCode} ${code ?? ""}`);
-}
-
-export async function collect(iterable) {
-  const items = [];
-  for await (const item of iterable) items.push(item);
-  return items;
-}
 
 /** Pollers: the first poll is immediate; later ones need not wait the SDK's default 2 s here. */
 export const FAST = { intervalInMs: 50 };

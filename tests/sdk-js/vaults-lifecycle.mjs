@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { ResourceManagementClient } from "@azure/arm-resources";
 import { KeyVaultManagementClient } from "@azure/arm-keyvault";
-import { ARM, SUB, TENANT, MANAGEMENT_SCOPE, cred, endpoints, run } from "./common.mjs";
+import { ARM, SUB, TENANT, MANAGEMENT_SCOPE, cred, endpoints, run, collect, expectError } from "./common.mjs";
 
 const rg = process.env.IRONCLAD_RG || "rg-vaults";
 const prefix = process.env.IRONCLAD_PREFIX || "kv";
@@ -18,23 +18,6 @@ const protectedName = `${prefix}-protected`;
 const plainName = `${prefix}-plain`;
 const adminObjectId = endpoints.objectId ?? "11111111-1111-1111-1111-111111111111";
 const desObjectId = "33333333-3333-3333-3333-333333333333";
-
-async function collect(iterable) {
-  const items = [];
-  for await (const item of iterable) items.push(item);
-  return items;
-}
-
-async function expectError(promise, statusCode, code) {
-  try {
-    await promise;
-  } catch (e) {
-    assert.equal(e.statusCode, statusCode, `status of ${e.code}: ${e.message}`);
-    if (code) assert.equal(e.code, code, e.message);
-    return { statusCode: e.statusCode, code: e.code, message: e.message };
-  }
-  assert.fail(`expected ${statusCode} ${code ?? ""}`);
-}
 
 async function before() {
   await rm.resourceGroups.createOrUpdate(rg, { location: "eastus" });
