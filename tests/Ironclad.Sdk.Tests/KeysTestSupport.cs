@@ -61,27 +61,26 @@ internal static class KeysTestSupport
     }
 
     /// <summary>Soft-deletes a vault through ARM.</summary>
-    public static async Task DeleteVaultAsync(SdkServer server, string name, CancellationToken cancellationToken = default)
-    {
-        var token = await server.GetTokenAsync(cancellationToken: cancellationToken);
-        using var http = server.CreateHttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Delete,
-            $"/subscriptions/{server.SubscriptionId}/resourceGroups/{ResourceGroup}/providers/Microsoft.KeyVault/vaults/{name}?api-version=2024-11-01");
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        using var response = await http.SendAsync(request, cancellationToken);
-        Assert.True(response.IsSuccessStatusCode, $"vault delete failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}");
-    }
+    public static Task DeleteVaultAsync(SdkServer server, string name, CancellationToken cancellationToken = default) =>
+        SendArmAsync(server, HttpMethod.Delete,
+            $"/subscriptions/{server.SubscriptionId}/resourceGroups/{ResourceGroup}/providers/Microsoft.KeyVault/vaults/{name}?api-version=2024-11-01",
+            "vault delete", cancellationToken);
 
     /// <summary>Purges a soft-deleted vault through ARM (POST …/locations/eastus/deletedVaults/{name}/purge).</summary>
-    public static async Task PurgeVaultAsync(SdkServer server, string name, CancellationToken cancellationToken = default)
+    public static Task PurgeVaultAsync(SdkServer server, string name, CancellationToken cancellationToken = default) =>
+        SendArmAsync(server, HttpMethod.Post,
+            $"/subscriptions/{server.SubscriptionId}/providers/Microsoft.KeyVault/locations/eastus/deletedVaults/{name}/purge?api-version=2024-11-01",
+            "vault purge", cancellationToken);
+
+    /// <summary>One bodiless ARM call as the administrator that must succeed.</summary>
+    private static async Task SendArmAsync(SdkServer server, HttpMethod method, string path, string what, CancellationToken cancellationToken)
     {
         var token = await server.GetTokenAsync(cancellationToken: cancellationToken);
         using var http = server.CreateHttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post,
-            $"/subscriptions/{server.SubscriptionId}/providers/Microsoft.KeyVault/locations/eastus/deletedVaults/{name}/purge?api-version=2024-11-01");
+        using var request = new HttpRequestMessage(method, path);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         using var response = await http.SendAsync(request, cancellationToken);
-        Assert.True(response.IsSuccessStatusCode, $"vault purge failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}");
+        Assert.True(response.IsSuccessStatusCode, $"{what} failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}");
     }
 
     /// <summary>An HttpClient whose base address is the vault's origin, trusting only the server's CA.</summary>
