@@ -1,6 +1,7 @@
 // The control plane's surface for the composition root: services, the middleware that must wrap
 // every request, and the endpoint groups. Host calls these three and nothing else, so adding an
 // endpoint group (Arm/, KeyVault/, Identity/) never touches Host.
+using Ironclad.ControlPlane.Compute;
 using Ironclad.ControlPlane.Errors;
 using Ironclad.ControlPlane.Health;
 using Ironclad.ControlPlane.Identity;
@@ -29,12 +30,13 @@ public static class ControlPlaneExtensions
 
     /// <summary>
     /// Middleware that must run before routing: requests on a vault's port branch off to the keys data
-    /// plane (its own envelope and authentication); the rest get the error envelope, then bearer authentication.
+    /// plane (its own envelope and authentication), SAS data requests to the disk data path; the rest get the error envelope, then bearer authentication.
     /// </summary>
     public static IApplicationBuilder UseControlPlane(this IApplicationBuilder app)
     {
         ArgumentNullException.ThrowIfNull(app);
         app.UseKeyVaultDataPlane();
+        app.UseDiskDataAccess();
         app.UseAzureErrorEnvelope();
         app.UseBearerAuthentication();
         app.UseRouting();

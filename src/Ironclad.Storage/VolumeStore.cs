@@ -64,11 +64,15 @@ public sealed partial class VolumeStore : IDisposable
         }
     }
 
-    public VolumeInfo CreateVolume(Guid id, long sizeBytes, DataKey key)
+    /// <summary>
+    /// Creates an empty sparse volume encrypted under <paramref name="key"/>, or under two layers
+    /// (<paramref name="key"/> inner, <paramref name="outerKey"/> outer) for double encryption.
+    /// </summary>
+    public VolumeInfo CreateVolume(Guid id, long sizeBytes, DataKey key, DataKey? outerKey = null)
     {
         ArgumentNullException.ThrowIfNull(key);
         ValidateSize(sizeBytes);
-        var keyCheck = KeyCheck.Compute(key);
+        var keyCheck = KeyCheck.Compute(key, outerKey);
         VolumeRecord record;
         lock (_catalogLock)
         {
@@ -252,17 +256,21 @@ public sealed partial class VolumeStore : IDisposable
         }
     }
 
-    /// <summary>Opens a volume (read-write) or snapshot (read-only) for I/O with its data key.</summary>
-    public Volume OpenVolume(Guid id, DataKey key)
+    /// <summary>
+    /// Opens a volume (read-write) or snapshot (read-only) for I/O with the data key(s) it was
+    /// created with (both layers, inner first, for a double-encrypted volume).
+    /// </summary>
+    public Volume OpenVolume(Guid id, DataKey key, DataKey? outerKey = null)
     {
         ArgumentNullException.ThrowIfNull(key);
         var record = FindRecordOrThrow(id);
-        if (!KeyCheck.Matches(key, record.KeyCheck))
+        if (!KeyCheck.Matches(key, outerKey, record.KeyCheck))
         {
             throw new StorageException(StorageError.WrongKey, $"The data key given for {id} is not the one it was created with.");
         }
 
-        return OpenVolume(record, new XtsAes256(key), ownsCipher: true);
+        IDataUnitCipher cipher = outerKey is null ? new XtsAes256(key) : new LayeredCipher(new XtsAes256(key), new XtsAes256(outerKey));
+        return OpenVolume(record, cipher, ownsCipher: true);
     }
 
     /// <summary>Opens a volume through any cipher, skipping the key check. For benchmarks that compare against a null cipher only.</summary>

@@ -16,9 +16,11 @@ public sealed class DependencyRulesTests
         ["Ironclad.Identity"] = ["Ironclad.Crypto", "Ironclad.Metadata"],
         ["Ironclad.ResourceManager"] = ["Ironclad.Metadata", "Ironclad.Identity"],
         ["Ironclad.KeyVault"] = ["Ironclad.Crypto", "Ironclad.Metadata", "Ironclad.ResourceManager"],
-        ["Ironclad.ControlPlane"] = ["Ironclad.Identity", "Ironclad.ResourceManager", "Ironclad.KeyVault"],
+        // Compute reaches Key Vault only over its HTTPS API (never Ironclad.KeyVault) and storage only by handing it DEKs.
+        ["Ironclad.Compute"] = ["Ironclad.Crypto", "Ironclad.Storage", "Ironclad.Metadata", "Ironclad.Identity", "Ironclad.ResourceManager"],
+        ["Ironclad.ControlPlane"] = ["Ironclad.Identity", "Ironclad.ResourceManager", "Ironclad.KeyVault", "Ironclad.Compute", "Ironclad.Storage", "Ironclad.Crypto"],
         ["Ironclad.Nbd"] = [],
-        ["ironclad"] = ["Ironclad.Crypto", "Ironclad.Storage", "Ironclad.ControlPlane", "Ironclad.Nbd", "Ironclad.Metadata", "Ironclad.Identity", "Ironclad.ResourceManager", "Ironclad.KeyVault"],
+        ["ironclad"] = ["Ironclad.Crypto", "Ironclad.Storage", "Ironclad.ControlPlane", "Ironclad.Nbd", "Ironclad.Metadata", "Ironclad.Identity", "Ironclad.ResourceManager", "Ironclad.KeyVault", "Ironclad.Compute"],
     };
 
     private static readonly string[] MayUseAspNetCore = ["Ironclad.ControlPlane", "ironclad"];

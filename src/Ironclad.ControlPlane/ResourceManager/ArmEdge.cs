@@ -22,8 +22,14 @@ using Microsoft.Extensions.Logging;
 
 namespace Ironclad.ControlPlane.ResourceManager;
 
-/// <summary>What a route resolved to: the RBAC action (null = the handler filters per item), where it is checked, and the work.</summary>
-internal sealed record ArmOperation(string? Action, ResourceId Scope, Func<ArmResponse> Execute, string? OperationName = null);
+/// <summary>
+/// What a route resolved to: the RBAC action (null = the handler filters per item), where it is
+/// checked, and the work — <paramref name="Execute"/>, or <paramref name="ExecuteAsync"/> when the
+/// work does I/O (a provider that calls a vault), which the edge prefers when set.
+/// </summary>
+internal sealed record ArmOperation(
+    string? Action, ResourceId Scope, Func<ArmResponse> Execute, string? OperationName = null,
+    Func<CancellationToken, Task<ArmResponse>>? ExecuteAsync = null);
 
 /// <summary>A successful answer: status, JSON body (null = none) and extra headers.</summary>
 internal sealed record ArmResponse(int StatusCode, JsonNode? Body, IReadOnlyDictionary<string, string>? Headers = null);
@@ -141,7 +147,9 @@ internal sealed partial class ArmEdge
                     $"The client '{caller.ObjectId}' with object id '{caller.ObjectId}' does not have authorization to perform action '{action}' over scope '{operation.Scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.");
             }
 
-            var result = operation.Execute();
+            var result = operation.ExecuteAsync is { } executeAsync
+                ? await executeAsync(http.RequestAborted)
+                : operation.Execute();
             status = result.StatusCode;
             await WriteAsync(http, result);
         }

@@ -468,6 +468,10 @@ internal sealed class ArmRoutes
         {
             var result = provider.Handle(request);
             return new ArmResponse(result.StatusCode, result.Body, result.Headers);
+        }, ExecuteAsync: async cancellation =>
+        {
+            var result = await provider.HandleAsync(request, cancellation);
+            return new ArmResponse(result.StatusCode, result.Body, result.Headers);
         });
     }
 

@@ -91,6 +91,8 @@ internal static class ServerComposition
         KeyVaultDataPlaneRole.AddServices(builder.Services, settings, dataDirectory);
         // Microsoft.ManagedIdentity/userAssignedIdentities: see ManagedIdentityRole.cs.
         ManagedIdentityRole.AddServices(builder.Services);
+        // Microsoft.Compute (Ironclad.Compute + ControlPlane/Compute): see ComputeRole.cs.
+        ComputeRole.AddServices(builder.Services, settings, dataDirectory);
         // ─────────────────────────────────────────────────────────────────────────────────────
 
         var app = builder.Build();

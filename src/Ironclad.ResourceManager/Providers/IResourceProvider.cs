@@ -27,6 +27,14 @@ public interface IResourceProvider
     ProviderResult Handle(ProviderRequest request);
 
     /// <summary>
+    /// Executes the request when the work does I/O (Microsoft.Compute calls vaults over HTTPS); the
+    /// edge calls this one. The default runs <see cref="Handle"/>; an asynchronous provider overrides
+    /// it and may make <see cref="Handle"/> throw.
+    /// </summary>
+    Task<ProviderResult> HandleAsync(ProviderRequest request, CancellationToken cancellationToken) =>
+        Task.FromResult(Handle(request));
+
+    /// <summary>
     /// The resources of <paramref name="resourceType"/> (e.g. "Microsoft.KeyVault/vaults") in a subscription,
     /// optionally one resource group, as their GET bodies — for the generic
     /// `/subscriptions/{sub}/resources?$filter=resourceType eq '...'` list and for resource-group listings.
