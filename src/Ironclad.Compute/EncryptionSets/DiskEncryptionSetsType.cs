@@ -107,15 +107,15 @@ public sealed partial class DiskEncryptionSetsType : IComputeResourceType, IEncr
         switch (request.Method)
         {
             case "GET":
-            {
-                var set = _store.Find(id) ?? throw NotFound(group, name);
-                if (!set.IsVerified)
                 {
-                    set = await _verifier.ReverifyAsync(set, cancellationToken).ConfigureAwait(false) ?? throw NotFound(group, name);
-                }
+                    var set = _store.Find(id) ?? throw NotFound(group, name);
+                    if (!set.IsVerified)
+                    {
+                        set = await _verifier.ReverifyAsync(set, cancellationToken).ConfigureAwait(false) ?? throw NotFound(group, name);
+                    }
 
-                return new ProviderResult(200, Render(set));
-            }
+                    return new ProviderResult(200, Render(set));
+                }
 
             case "PUT":
                 return await PutAsync(request, id, group, name, cancellationToken).ConfigureAwait(false);
