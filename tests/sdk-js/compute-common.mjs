@@ -10,7 +10,7 @@ import { request } from "node:https";
 import { AuthorizationManagementClient } from "@azure/arm-authorization";
 import { ComputeManagementClient } from "@azure/arm-compute";
 import { ResourceManagementClient } from "@azure/arm-resources";
-import { ARM, SUB, TENANT, MANAGEMENT_SCOPE, cred, collect, expectError } from "./common.mjs";
+import { ARM, SUB, TENANT, MANAGEMENT_SCOPE, cred, collect, expectError, run } from "./common.mjs";
 import { ALL_KEY_PERMISSIONS, cryptoClient, keyClient, kvm, objectId } from "./keys-common.mjs";
 
 export { collect, expectError, cryptoClient, keyClient, kvm, objectId };
@@ -33,6 +33,22 @@ export const ENCRYPTION = {
   customer: "EncryptionAtRestWithCustomerKey",
   double: "EncryptionAtRestWithPlatformAndCustomerKeys",
 };
+
+/**
+ * Like common.mjs run, but a failure also prints its stack and, for an SDK error, the ARM request
+ * (method and URL: ARM URLs only — SAS requests never raise SDK errors) on stderr, for the C# log.
+ */
+export function runCompute(main) {
+  return run(async () => {
+    try {
+      return await main();
+    } catch (e) {
+      const request = e?.request ? `\n  during ${e.request.method} ${e.request.url}` : "";
+      process.stderr.write(`${e?.stack ?? e}${request}\n`);
+      throw e;
+    }
+  });
+}
 
 /** The seed of this run's known data (IRONCLAD_SEED, else a fresh one that the script reports). */
 export const SEED = process.env.IRONCLAD_SEED || randomUUID();

@@ -6,10 +6,10 @@
 // Env: IRONCLAD_RG, IRONCLAD_PREFIX, IRONCLAD_SEED (the known data). Prints one JSON summary with the
 // scan patterns (base64) and the customer key ids (to unwrap stored DEKs as the vault admin).
 import assert from "node:assert/strict";
-import { run } from "./common.mjs";
 import {
   ENCRYPTION, SEED, compute, createSet, customerVault, grantPolicy, kvm, keyClient, scanPatterns,
   uploadDisk, verifyData, writesFor,
+  runCompute,
 } from "./compute-common.mjs";
 
 const rg = process.env.IRONCLAD_RG || "rg-datapath";
@@ -70,4 +70,4 @@ async function after() {
   return { seed: SEED, compared, keyIds: [key.id] };
 }
 
-await run(phase === "after" ? after : before);
+await runCompute(phase === "after" ? after : before);

@@ -6,16 +6,16 @@
 // each reading back the data uploaded into the first disk (SAS).
 // Env: IRONCLAD_RG, IRONCLAD_PREFIX, IRONCLAD_SEED. Prints one JSON summary; throws on any mismatch.
 import assert from "node:assert/strict";
-import { run } from "./common.mjs";
 import {
   ENCRYPTION, ROLES, SEED, assignRole, compute, createEmptyDisk, createSet, customerVault, expectRefusal,
   grantPolicy, uploadDisk, verifyData, writesFor,
+  runCompute,
 } from "./compute-common.mjs";
 
 const rg = process.env.IRONCLAD_RG || "rg-compute";
 const prefix = process.env.IRONCLAD_PREFIX || "res";
 
-run(async () => {
+runCompute(async () => {
   const result = { seed: SEED };
 
   // ── Access policy: vault, key, set, grant ────────────────────────────────────────────────

@@ -7,10 +7,10 @@
 // Env: IRONCLAD_RG, IRONCLAD_PREFIX, IRONCLAD_SEED. Prints one JSON summary; throws on any mismatch.
 import assert from "node:assert/strict";
 import { performance } from "node:perf_hooks";
-import { run } from "./common.mjs";
 import {
   SEED, compute, createEmptyDisk, createSet, customerVault, expectRefusal, grantPolicy, readGrant, removePolicy,
   sasRead, uploadDisk, verifyData, writesFor,
+  runCompute,
 } from "./compute-common.mjs";
 
 const rg = process.env.IRONCLAD_RG || "rg-revocation";
@@ -74,7 +74,7 @@ async function grantWhenRestored(name, timeoutMs = 10_000) {
   assert.fail(`grantAccess on ${name} still refused ${timeoutMs} ms after access returned: ${last?.statusCode} ${last?.code}: ${last?.message}`);
 }
 
-run(async () => {
+runCompute(async () => {
   const result = { seed: SEED };
   const { vault, keys } = await customerVault(rg, `${prefix}-kv`);
   const key = await keys.createRsaKey(`${prefix}-key`, { keySize: 2048 });

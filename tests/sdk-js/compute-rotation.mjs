@@ -7,16 +7,16 @@
 // Env: IRONCLAD_RG, IRONCLAD_PREFIX, IRONCLAD_SEED. Prints one JSON summary; throws on any mismatch.
 import assert from "node:assert/strict";
 import { performance } from "node:perf_hooks";
-import { run } from "./common.mjs";
 import {
   ENCRYPTION, SEED, compute, createEmptyDisk, createSet, customerVault, grantPolicy, uploadDisk, verifyData, waitFor,
   writesFor,
+  runCompute,
 } from "./compute-common.mjs";
 
 const rg = process.env.IRONCLAD_RG || "rg-rotation";
 const prefix = process.env.IRONCLAD_PREFIX || "rot";
 
-run(async () => {
+runCompute(async () => {
   const result = { seed: SEED };
   const { vault, keys } = await customerVault(rg, `${prefix}-kv`);
   const key = await keys.createRsaKey(`${prefix}-key`, { keySize: 2048 });

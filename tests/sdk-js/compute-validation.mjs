@@ -6,13 +6,12 @@
 // created through the SDK; the C# side notes it.) Each entry is {statusCode, code, message}; the C#
 // test asserts that each message names what is missing. Env: IRONCLAD_RG, IRONCLAD_PREFIX.
 import assert from "node:assert/strict";
-import { run } from "./common.mjs";
-import { compute, createEmptyDisk, createSet, customerVault, expectRefusal, grantPolicy } from "./compute-common.mjs";
+import { compute, createEmptyDisk, createSet, customerVault, expectRefusal, grantPolicy, runCompute } from "./compute-common.mjs";
 
 const rg = process.env.IRONCLAD_RG || "rg-validation";
 const prefix = process.env.IRONCLAD_PREFIX || "val";
 
-run(async () => {
+runCompute(async () => {
   const errors = {};
   const { vault, keys } = await customerVault(rg, `${prefix}-kv`);
   const key = await keys.createRsaKey(`${prefix}-key`, { keySize: 2048 });
