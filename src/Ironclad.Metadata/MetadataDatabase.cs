@@ -1,7 +1,8 @@
 // The embedded metadata database: one SQLite file (WAL) in the data directory, shared by the roles'
 // stores (Identity, Resource Manager, Key Vault, Compute), each in its own tables. Invariants: the
 // file is owner-only (0600) from creation; every
-// connection has foreign keys on and a busy timeout, so concurrent requests wait instead of failing;
+// connection has foreign keys on, secure_delete on (a deleted row's bytes are overwritten with zeros,
+// so a crypto-shredded wrapped DEK does not linger in free pages) and a busy timeout, so concurrent requests wait instead of failing;
 // each component's schema is migrated forward exactly once, in order, inside one transaction.
 using System.Globalization;
 using Microsoft.Data.Sqlite;
@@ -65,7 +66,7 @@ public sealed class MetadataDatabase
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = string.Create(CultureInfo.InvariantCulture, $"PRAGMA busy_timeout = {BusyTimeoutMilliseconds};");
+        command.CommandText = string.Create(CultureInfo.InvariantCulture, $"PRAGMA busy_timeout = {BusyTimeoutMilliseconds}; PRAGMA secure_delete = ON;");
         command.ExecuteNonQuery();
         return connection;
     }

@@ -28,6 +28,7 @@ internal sealed class ServerCommand : Command
         Options.Add(HsmModuleOption);
         Options.Add(HsmTokenLabelOption);
         Options.Add(HsmPinFileOption);
+        Options.Add(PlatformKeyRotationOption);
         Validators.Add(RefusePlainNbdOffLoopback);
         Validators.Add(RequireHsmOptionsTogether);
         SetAction((parseResult, cancellationToken) =>
@@ -123,6 +124,24 @@ internal sealed class ServerCommand : Command
         HelpName = "PATH",
     };
 
+    public Option<int> PlatformKeyRotationOption { get; } = new("--platform-key-rotation-days")
+    {
+        Description = "Rotate each region's platform key (the key that wraps the DEKs of disks without a customer key) when its "
+            + "current version is this many days old; the DEKs are re-wrapped in the background (at least 1; default 90).",
+        HelpName = "DAYS",
+        DefaultValueFactory = _ => (int)ServerSettings.DefaultPlatformKeyRotation.TotalDays,
+        Validators =
+        {
+            result =>
+            {
+                if (result.GetValueOrDefault<int>() < 1)
+                {
+                    result.AddError("The option '--platform-key-rotation-days' must be a whole number of days, at least 1.");
+                }
+            },
+        },
+    };
+
     public ServerSettings ToSettings(ParseResult parseResult)
     {
         ArgumentNullException.ThrowIfNull(parseResult);
@@ -137,7 +156,10 @@ internal sealed class ServerCommand : Command
             parseResult.GetValue(VaultPortsOption),
             parseResult.GetValue(TokenLifetimeOption),
             parseResult.GetValue(TokenClockSkewOption),
-            HsmSettingsOf(parseResult));
+            HsmSettingsOf(parseResult))
+        {
+            PlatformKeyRotation = TimeSpan.FromDays(parseResult.GetValue(PlatformKeyRotationOption)),
+        };
     }
 
     private HsmSettings? HsmSettingsOf(ParseResult parseResult)

@@ -35,6 +35,12 @@ internal sealed record ServerSettings(
 
     public const int DefaultPort = 8443;
 
+    // ── Platform keys (--platform-key-rotation-days) ──
+    public static readonly TimeSpan DefaultPlatformKeyRotation = TimeSpan.FromDays(90);
+
+    /// <summary>How old a region's platform key version may get before the server rotates it (and re-wraps its disks' DEKs).</summary>
+    public TimeSpan PlatformKeyRotation { get; init; } = DefaultPlatformKeyRotation;
+
     /// <summary>The port IANA assigned to NBD.</summary>
     public const int DefaultNbdPort = 10809;
     public const string DefaultDataDirectory = "./.ironclad";
