@@ -1,8 +1,8 @@
-// One open SAS grant on a disk or snapshot, and the page blob it presents: the disk's data followed
-// by a 512-byte fixed-VHD footer (as Azure's exported disks), read and written through the grant's
-// disk session. Invariants: I/O goes only through the session (so a revocation stops it), the data
-// region is exactly the volume, and the footer is computed, never stored (page writes to it are
-// accepted and discarded: the footer is re-derived from the disk's size).
+// One open SAS grant on a disk or snapshot, and the page blob it presents: a fixed VHD, as Azure's
+// exported disks are — the volume's bytes, followed by a computed 512-byte VHD footer unless the
+// volume already ends with one (an uploaded VHD keeps its own). An upload (Write) grant presents the
+// volume exactly: uploadSizeBytes, footer included. Invariants: I/O goes only through the session
+// (so a revocation stops it); a computed footer is never stored.
 using Ironclad.Compute.Sessions;
 
 namespace Ironclad.Compute.Access;
@@ -20,7 +20,7 @@ public sealed class DiskAccessGrant
 
     internal DiskAccessGrant(
         Guid grantId, string resourceId, string resourceName, Guid volumeId, DiskAccessLevel access,
-        DateTimeOffset issuedOn, DateTimeOffset expiresOn, IDiskSession session)
+        DateTimeOffset issuedOn, DateTimeOffset expiresOn, IDiskSession session, bool presentFooter)
     {
         GrantId = grantId;
         ResourceId = resourceId;
@@ -31,7 +31,7 @@ public sealed class DiskAccessGrant
         ExpiresOn = expiresOn;
         Session = session;
         DataLengthBytes = session.SizeBytes;
-        _footer = VhdFooter.Create(DataLengthBytes, volumeId);
+        _footer = presentFooter ? VhdFooter.Create(DataLengthBytes, volumeId) : [];
     }
 
     public Guid GrantId { get; }
@@ -53,8 +53,8 @@ public sealed class DiskAccessGrant
     /// <summary>The disk's bytes (the volume's size).</summary>
     public long DataLengthBytes { get; }
 
-    /// <summary>The blob's length: the data plus the VHD footer.</summary>
-    public long ContentLengthBytes => DataLengthBytes + VhdFooter.SizeBytes;
+    /// <summary>The blob's length: the data plus the computed VHD footer, when there is one.</summary>
+    public long ContentLengthBytes => DataLengthBytes + _footer.Length;
 
     /// <summary>Why the grant ended (endGetAccess, expiry, revocation), or null while it is open.</summary>
     public string? EndedReason => _endedReason;
@@ -124,7 +124,7 @@ public sealed class DiskAccessGrant
             }
         }
 
-        if (end > DataLengthBytes)
+        if (end > DataLengthBytes && _footer.Length > 0)
         {
             var footerStart = Math.Max(offsetBytes, DataLengthBytes);
             if (ranges.Count > 0 && ranges[^1].End + 1 == footerStart)

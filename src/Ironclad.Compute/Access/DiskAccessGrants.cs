@@ -73,8 +73,9 @@ public sealed partial class DiskAccessGrants : IDiskAccessGrants, IDisposable
         }
         catch (KeyAccessException e)
         {
+            // The caller (the disks type) maps it to the ARM error all disk operations use.
             LogGrantRefused(_logger, disk.ResourceId, e.KeyUrl, e.Failure);
-            throw KeyAccessErrors.ToArmException(e, $"Access to {kind} '{disk.Name}'");
+            throw;
         }
 
         try
@@ -82,7 +83,8 @@ public sealed partial class DiskAccessGrants : IDiskAccessGrants, IDisposable
             var now = _time.GetUtcNow();
             // Whole seconds: the URL carries the expiry to the second, and the check uses the same instant.
             var expiresOn = TruncateToSecond(now + duration);
-            var grant = new DiskAccessGrant(grantId, disk.ResourceId, disk.Name, disk.VolumeId, access, now, expiresOn, session);
+            var grant = new DiskAccessGrant(grantId, disk.ResourceId, disk.Name, disk.VolumeId, access, now, expiresOn, session,
+                presentFooter: access == DiskAccessLevel.Read && !EndsWithVhdFooter(session));
             lock (_lock)
             {
                 var state = _disks.Find(disk.ResourceId)?.DiskState
@@ -99,7 +101,7 @@ public sealed partial class DiskAccessGrants : IDiskAccessGrants, IDisposable
                 {
                     // Revoked between the unwrap and now: the answer that let us open is stale.
                     ReturnToRest(disk.ResourceId, disk.VolumeId, endedByUser: false);
-                    throw new ArmException(409, "KeyVaultAccessDenied", $"Access to {kind} '{disk.Name}' is refused because its key cannot be used: {revoked}");
+                    throw new KeyAccessException(KeyAccessFailure.Other, "", revoked);
                 }
 
                 _grants.Add(grantId, grant);
@@ -322,6 +324,21 @@ public sealed partial class DiskAccessGrants : IDiskAccessGrants, IDisposable
                 endedByUser ? DiskStates.Unattached : DiskStates.ReadyToUpload),
             _ => false,
         };
+    }
+
+    /// <summary>Whether the volume's last sector is a VHD footer (an uploaded VHD): then the blob is the volume as is.</summary>
+    private static bool EndsWithVhdFooter(IDiskSession session)
+    {
+        if (session.SizeBytes < VhdFooter.SizeBytes)
+        {
+            return false;
+        }
+
+        Span<byte> last = stackalloc byte[VhdFooter.SizeBytes];
+        session.Read(session.SizeBytes - VhdFooter.SizeBytes, last);
+        var isFooter = VhdFooter.IsFooter(last);
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(last);
+        return isFooter;
     }
 
     private static (string[] AllowedFrom, string Target) Transition(DiskInfo disk, DiskAccessLevel access)

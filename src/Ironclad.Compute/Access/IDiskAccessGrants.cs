@@ -18,10 +18,7 @@ public interface IDiskAccessGrants
     /// Opens a session on the disk (a fresh unwrap through the vault) and returns the accessSAS URL,
     /// rooted at <paramref name="baseUri"/> (the ARM origin). Moves the disk to ActiveSAS / ActiveUpload.
     /// </summary>
-    /// <exception cref="ResourceManager.Providers.ArmException">
-    /// The key is unusable (the vault's refusal mapped by KeyAccessErrors: KeyVaultAccessDenied, KeyDisabled, … naming
-    /// the key and what is missing), or the disk's state does not allow the grant: no grant was made.
-    /// </exception>
+    /// <exception cref="KeyAccess.KeyAccessException">The key is unusable: no grant was made.</exception>
     Task<Uri> GrantAsync(DiskInfo disk, DiskAccessLevel access, TimeSpan duration, Uri baseUri, CancellationToken cancellationToken);
 
     /// <summary>Ends every grant on the disk and returns it to Unattached (or ReadyToUpload → Unattached after an upload). False if none was open.</summary>

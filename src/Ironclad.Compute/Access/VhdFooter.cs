@@ -10,6 +10,9 @@ public static class VhdFooter
 {
     public const int SizeBytes = 512;
 
+    /// <summary>True when the 512 bytes are a VHD footer (the "conectix" cookie), e.g. the last sector of an uploaded VHD.</summary>
+    public static bool IsFooter(ReadOnlySpan<byte> sector) => sector.Length >= 8 && sector[..8].SequenceEqual("conectix"u8);
+
     /// <summary>The footer of a fixed VHD of <paramref name="diskSizeBytes"/> bytes whose unique id is <paramref name="volumeId"/>.</summary>
     public static byte[] Create(long diskSizeBytes, Guid volumeId)
     {

@@ -28,6 +28,7 @@ internal sealed class ServerCommand : Command
         Options.Add(HsmModuleOption);
         Options.Add(HsmTokenLabelOption);
         Options.Add(HsmPinFileOption);
+        Options.Add(KeyRecheckIntervalOption);
         Options.Add(PlatformKeyRotationOption);
         Validators.Add(RefusePlainNbdOffLoopback);
         Validators.Add(RequireHsmOptionsTogether);
@@ -104,6 +105,15 @@ internal sealed class ServerCommand : Command
         CustomParser = result => ParseSeconds(result, minimumSeconds: 0),
     };
 
+    public Option<TimeSpan> KeyRecheckIntervalOption { get; } = new("--key-recheck-interval")
+    {
+        Description = "How often every open disk's key access is re-checked through its vault, in seconds (at least 1), "
+            + "besides the vault's events (key disabled or deleted, access removed), which revoke at once.",
+        HelpName = "SECONDS",
+        DefaultValueFactory = _ => ServerSettings.DefaultKeyRecheckInterval,
+        CustomParser = result => ParseSeconds(result, minimumSeconds: 1),
+    };
+
     public Option<string> HsmModuleOption { get; } = new("--hsm-module")
     {
         Description = "HSM mode: the PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so) whose token holds the Key Vault's root key "
@@ -156,7 +166,8 @@ internal sealed class ServerCommand : Command
             parseResult.GetValue(VaultPortsOption),
             parseResult.GetValue(TokenLifetimeOption),
             parseResult.GetValue(TokenClockSkewOption),
-            HsmSettingsOf(parseResult))
+            HsmSettingsOf(parseResult),
+            parseResult.GetValue(KeyRecheckIntervalOption))
         {
             PlatformKeyRotation = TimeSpan.FromDays(parseResult.GetValue(PlatformKeyRotationOption)),
         };

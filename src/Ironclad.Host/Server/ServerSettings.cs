@@ -2,7 +2,8 @@
 // HTTPS and NBD ports in 0..65535 (0 = let the OS choose), a parsed bind address and the NBD TLS
 // mode (Off only with a loopback bind address); the vault data-plane port range (First <= Last, 1..65535),
 // the access-token lifetime (>= 1 s) and the clock skew token validation tolerates (>= 0); HSM mode
-// (a PKCS#11 module and token label, the PIN only as a file path, never the PIN itself) or null.
+// (a PKCS#11 module and token label, the PIN only as a file path, never the PIN itself) or null; the
+// periodic key re-check of open disks (>= 1 s).
 using System.Net;
 using Ironclad.Host.Logging;
 
@@ -18,8 +19,14 @@ internal sealed record ServerSettings(
     PortRange? VaultPorts = null,
     TimeSpan? TokenLifetime = null,
     TimeSpan? TokenClockSkew = null,
-    HsmSettings? Hsm = null)
+    HsmSettings? Hsm = null,
+    TimeSpan? KeyRecheck = null)
 {
+    public static readonly TimeSpan DefaultKeyRecheckInterval = TimeSpan.FromSeconds(300);
+
+    /// <summary>How often every open disk's key access is re-checked through its vault (besides the vault's events).</summary>
+    public TimeSpan KeyRecheckInterval => KeyRecheck ?? DefaultKeyRecheckInterval;
+
     public static readonly PortRange DefaultVaultPorts = new(20000, 20099);
     public static readonly TimeSpan DefaultTokenLifetime = TimeSpan.FromSeconds(3600);
     public static readonly TimeSpan DefaultTokenClockSkew = TimeSpan.FromSeconds(300);

@@ -191,22 +191,35 @@ public sealed partial class UserAssignedIdentitiesProvider : IResourceProvider
         return new ProviderResult(200, Find(request.SubscriptionId, group, name));
     }
 
+    /// <summary>
+    /// Raised after a user-assigned identity's resource and principal are deleted, with the principal's
+    /// object id (issue 6: Compute re-checks, and revokes, disks whose encryption set acted as it).
+    /// </summary>
+    public event Action<Guid>? IdentityDeleted;
+
     /// <summary>Deletes the resource, then its principal; true when it existed.</summary>
     private bool Delete(Guid subscriptionId, string group, string name)
     {
         var id = IdOf(subscriptionId, group, name);
+        string? principalId;
         using (var connection = _database.OpenConnection())
         using (var command = connection.CreateCommand())
         {
-            command.CommandText = "DELETE FROM managedidentity_identities WHERE id_key = $key";
+            command.CommandText = "DELETE FROM managedidentity_identities WHERE id_key = $key RETURNING principal_id";
             command.Parameters.AddWithValue("$key", id.ToUpperInvariant());
-            if (command.ExecuteNonQuery() == 0)
+            principalId = command.ExecuteScalar() as string;
+            if (principalId is null)
             {
                 return false;
             }
         }
 
         _identity.DeleteManagedIdentity(id, PrincipalKind.UserAssigned);
+        if (Guid.TryParse(principalId, out var principal))
+        {
+            IdentityDeleted?.Invoke(principal);
+        }
+
         return true;
     }
 
