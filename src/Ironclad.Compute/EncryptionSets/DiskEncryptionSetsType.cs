@@ -220,20 +220,15 @@ public sealed partial class DiskEncryptionSetsType : IComputeResourceType, IEncr
             var unchanged = keyUnchanged && existing!.ActingPrincipalId == acting;
             var keyToCheck = keyUnchanged ? previousActive! : key;
 
+            // A brand-new identity cannot have been granted: the set is stored NotVerified unless it already has users.
+            var caller = request.Caller.ObjectId;
             KeyValidation validation;
-            if (actingIsNew && users.Count == 0)
-            {
-                validation = new KeyValidation(keyToCheck, false,
-                    "The system-assigned identity was created with the set, so it has no access yet. " +
-                    EncryptionSetKeyValidator.AccessMessage(name, acting, keyToCheck, vault, ["get", "wrapKey", "unwrapKey"]) +
-                    " Disks cannot use the set until then; the set is re-checked when access changes, periodically and on every GET.");
-            }
-            else if (unchanged)
+            if (unchanged)
             {
                 // Re-stating the same key and identity never fails (e.g. a tags update): the outcome is reported.
                 try
                 {
-                    validation = await _validator.ValidateKeyAsync(name, acting, keyToCheck, vault, allowMissingAccess: true, cancellationToken).ConfigureAwait(false);
+                    validation = await _validator.ValidateKeyAsync(name, acting, false, caller, keyToCheck, vault, allowMissingAccess: true, cancellationToken).ConfigureAwait(false);
                 }
                 catch (ArmException e)
                 {
@@ -242,11 +237,12 @@ public sealed partial class DiskEncryptionSetsType : IComputeResourceType, IEncr
             }
             else
             {
-                validation = await _validator.ValidateKeyAsync(name, acting, keyToCheck, vault, allowMissingAccess: false, cancellationToken).ConfigureAwait(false);
+                validation = await _validator.ValidateKeyAsync(name, acting, actingIsNew && users.Count == 0, caller, keyToCheck, vault,
+                    allowMissingAccess: false, cancellationToken).ConfigureAwait(false);
             }
 
             var now = _time.GetUtcNow();
-            var activeKeyUrl = validation.Verified ? validation.Key.ToString() : keyUnchanged ? existing!.ActiveKeyUrl : key.ToString();
+            var activeKeyUrl = validation.Key.ToString();
             var activeChanged = existing is not null && !string.Equals(activeKeyUrl, existing.ActiveKeyUrl, StringComparison.OrdinalIgnoreCase);
             var previousKeys = existing?.PreviousKeys.ToList() ?? [];
             if (activeChanged && previousActive is { IsVersioned: true }

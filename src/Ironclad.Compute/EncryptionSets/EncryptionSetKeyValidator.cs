@@ -24,12 +24,16 @@ internal sealed class EncryptionSetKeyValidator
 
     private readonly IVaultDirectory _vaults;
     private readonly IVaultKeyClient _keys;
+    private readonly IVaultKeyClient? _callerKeys;
     private readonly TimeProvider _time;
 
-    public EncryptionSetKeyValidator(IVaultDirectory vaults, IVaultKeyClient keys, TimeProvider time)
+    /// <param name="keys">The vault client acting as managed identities (the set's identity).</param>
+    /// <param name="callerKeys">A vault client acting on behalf of the ARM caller (CallerVaultTokens), used only to GET a key; null = none.</param>
+    public EncryptionSetKeyValidator(IVaultDirectory vaults, IVaultKeyClient keys, IVaultKeyClient? callerKeys, TimeProvider time)
     {
         _vaults = vaults ?? throw new ArgumentNullException(nameof(vaults));
         _keys = keys ?? throw new ArgumentNullException(nameof(keys));
+        _callerKeys = callerKeys;
         _time = time ?? throw new ArgumentNullException(nameof(time));
     }
 
@@ -122,12 +126,31 @@ internal sealed class EncryptionSetKeyValidator
     /// <summary>
     /// Checks the key and the identity's access through the vault. With <paramref name="allowMissingAccess"/>
     /// a missing permission is reported (not thrown); anything wrong with the key itself always throws.
+    /// <paramref name="principalIsNew"/>: the identity was created by this request (it cannot have access
+    /// yet): the key is then checked as the caller only, and the access reported as missing.
     /// </summary>
     public async Task<KeyValidation> ValidateKeyAsync(
-        string setName, Guid principalId, KeyReference key, VaultRecord vault, bool allowMissingAccess, CancellationToken cancellationToken)
+        string setName, Guid principalId, bool principalIsNew, Guid? callerObjectId, KeyReference key, VaultRecord vault, bool allowMissingAccess,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(vault);
+        if (principalIsNew)
+        {
+            var asCaller = await ReadAsCallerAsync(callerObjectId, key, setName, vault, cancellationToken).ConfigureAwait(false);
+            if (asCaller is not null)
+            {
+                CheckKeyProperties(asCaller);
+            }
+
+            var resolved = asCaller?.Kid ?? key;
+            return new KeyValidation(resolved, false,
+                "The system-assigned identity was created with the set, so it has no access to the key yet. " +
+                AccessMessage(setName, principalId, resolved, vault, ["get", "wrapKey", "unwrapKey"]) +
+                (asCaller is null ? " The key itself could not be checked yet either: the caller may not get it." : "") +
+                " Disks cannot use the set until then; the set is checked again when vault access changes, periodically and on every GET.");
+        }
+
         KeyAccessProbe probe;
         try
         {
@@ -142,28 +165,52 @@ internal sealed class EncryptionSetKeyValidator
             throw Translate(e, setName, principalId, key, vault);
         }
 
-        if (probe.Key is { } properties)
+        var properties = probe.Key ?? await ReadAsCallerAsync(callerObjectId, key, setName, vault, cancellationToken).ConfigureAwait(false);
+        if (properties is not null)
         {
-            CheckKeyProperties(key, properties);
+            CheckKeyProperties(properties);
         }
 
         if (!probe.IsSufficient || probe.Key is null)
         {
             var missing = probe.Missing.Count > 0 ? probe.Missing : ["get"];
-            var message = AccessMessage(setName, principalId, key, vault, missing);
+            var message = AccessMessage(setName, principalId, properties?.Kid ?? key, vault, missing);
             return allowMissingAccess
-                ? new KeyValidation(key, false, message)
+                ? new KeyValidation(properties?.Kid ?? key, false, message)
                 : throw new ArmException(400, EncryptionSetErrors.KeyVaultAccessDenied, message);
         }
 
         return new KeyValidation(probe.Key.Kid, true, null);
     }
 
+    /// <summary>The key's public properties read on behalf of the ARM caller; null when the caller may not get it (or there is no caller).</summary>
+    private async Task<VaultKeyProperties?> ReadAsCallerAsync(Guid? callerObjectId, KeyReference key, string setName, VaultRecord vault, CancellationToken cancellationToken)
+    {
+        if (_callerKeys is null || callerObjectId is not { } caller)
+        {
+            return null;
+        }
+
+        try
+        {
+            return await _callerKeys.GetKeyAsync(caller, key, cancellationToken).ConfigureAwait(false);
+        }
+        catch (KeyAccessException e) when (e.Failure is KeyAccessFailure.PermissionDenied or KeyAccessFailure.IdentityRejected)
+        {
+            return null;
+        }
+        catch (KeyAccessException e)
+        {
+            throw Translate(e, setName, caller, key, vault);
+        }
+    }
+
     /// <summary>The current (latest) version of <paramref name="key"/> as the identity sees it.</summary>
     public async Task<VaultKeyProperties> CurrentVersionAsync(Guid principalId, KeyReference key, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(key);
         var properties = await _keys.GetKeyAsync(principalId, key.Versionless(), cancellationToken).ConfigureAwait(false);
-        CheckKeyProperties(key, properties);
+        CheckKeyProperties(properties);
         return properties;
     }
 
@@ -178,7 +225,7 @@ internal sealed class EncryptionSetKeyValidator
         return $"The identity {principalId:D} of disk encryption set '{setName}' lacks the key permission(s) {string.Join(", ", missing)} on key {key}. {grant}";
     }
 
-    private void CheckKeyProperties(KeyReference key, VaultKeyProperties properties)
+    private void CheckKeyProperties(VaultKeyProperties properties)
     {
         if (properties.KeyType is not ("RSA" or "RSA-HSM") || !SupportedKeySizes.Contains(properties.KeySizeBits))
         {
@@ -211,8 +258,6 @@ internal sealed class EncryptionSetKeyValidator
             throw new ArmException(400, EncryptionSetErrors.KeyNotYetValid,
                 $"The key {properties.Kid} is not valid before {notBefore:O}. Use a version that is valid now.");
         }
-
-        _ = key;
     }
 
     private static ArmException Translate(KeyAccessException e, string setName, Guid principalId, KeyReference key, VaultRecord vault) => e.Failure switch

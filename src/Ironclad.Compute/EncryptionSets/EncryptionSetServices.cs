@@ -35,6 +35,7 @@ public sealed class EncryptionSetServices
         IResourceManagerStore resourceManager,
         IVaultDirectory vaults,
         IVaultKeyClient keys,
+        IVaultKeyClient? callerKeys,
         Func<IDiskDirectory?> disks,
         Func<IDataKeyStore> dataKeys,
         Func<IDataKeyService> dataKeyService,
@@ -44,7 +45,7 @@ public sealed class EncryptionSetServices
     {
         var store = new EncryptionSetStore(database);
         var queue = new EncryptionSetWorkList();
-        var validator = new EncryptionSetKeyValidator(vaults, keys, time);
+        var validator = new EncryptionSetKeyValidator(vaults, keys, callerKeys, time);
         var verifier = new EncryptionSetVerifier(store, validator, queue);
         var type = new DiskEncryptionSetsType(store, validator, verifier, identity, resourceManager, disks, queue, time);
         var rotation = new KeyRotationWorker(store, verifier, validator, dataKeys, dataKeyService, queue, signals, time,

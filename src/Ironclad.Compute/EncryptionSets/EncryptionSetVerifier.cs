@@ -28,7 +28,7 @@ internal sealed class EncryptionSetVerifier
         try
         {
             var (key, vault) = _validator.ValidateVault(set.SubscriptionId, set.Location, set.ActiveKeyUrl, set.SourceVaultId);
-            outcome = await _validator.ValidateKeyAsync(set.Name, set.ActingPrincipalId, key, vault, allowMissingAccess: true, cancellationToken).ConfigureAwait(false);
+            outcome = await _validator.ValidateKeyAsync(set.Name, set.ActingPrincipalId, principalIsNew: false, callerObjectId: null, key, vault, allowMissingAccess: true, cancellationToken).ConfigureAwait(false);
         }
         catch (ArmException e)
         {

@@ -30,6 +30,7 @@ internal static partial class ComputeRole
             provider.GetRequiredService<IResourceManagerStore>(),
             provider.GetRequiredService<IVaultDirectory>(),
             provider.GetRequiredService<IVaultKeyClient>(),
+            new VaultKeyClient(provider.GetRequiredService<VaultHttpClient>().Client, new CallerVaultTokens(provider.GetRequiredService<IdentityProvider>())),
             () => provider.GetService<IDiskDirectory>(),
             () => provider.GetRequiredService<IDataKeyStore>(),
             () => provider.GetRequiredService<IDataKeyService>(),
