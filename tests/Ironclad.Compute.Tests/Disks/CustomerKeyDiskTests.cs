@@ -118,7 +118,8 @@ public sealed class CustomerKeyDiskTests(CustomerKeyDiskServer server) : IClassF
                 {
                     ["osDisk"] = new JsonObject
                     {
-                        ["osType"] = "Linux", ["osState"] = "Generalized",
+                        ["osType"] = "Linux",
+                        ["osState"] = "Generalized",
                         ["snapshot"] = new JsonObject { ["id"] = full.GetProperty("id").GetString() },
                         ["diskEncryptionSet"] = new JsonObject { ["id"] = setB },
                     },
