@@ -33,7 +33,8 @@ async function measureRefusal(url, vaultCall) {
   let answered = null;
   const poller = (async () => {
     while (!refused && performance.now() - started < REFUSAL_TIMEOUT_MS) {
-      const response = await sasRead(url, 0, 512);
+      // A read cut mid-body by the revocation (connection reset) counts as refused too.
+      const response = await sasRead(url, 0, 512).catch(e => ({ status: 0, text: `connection error ${e.code ?? e.message}` }));
       polls++;
       if (response.status !== 206 && response.status !== 200) {
         refused = { at: performance.now(), status: response.status, text: response.text };
