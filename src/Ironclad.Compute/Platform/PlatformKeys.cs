@@ -64,6 +64,7 @@ public sealed class PlatformKeys : IPlatformKeys, IDisposable
         """,
     ];
 
+    private int _disposed;
     private readonly MetadataDatabase _database;
     private readonly IdentityProvider _identity;
     private readonly IResourceManagerBootstrap _bootstrap;
@@ -171,6 +172,12 @@ public sealed class PlatformKeys : IPlatformKeys, IDisposable
 
     public void Dispose()
     {
+        // DI disposes this twice (registered as PlatformKeys and, forwarded, as IPlatformKeys).
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _stopping.Cancel();
         _stopping.Dispose();
         _ensure.Dispose();

@@ -53,14 +53,14 @@ public abstract class DiskServer : IAsyncLifetime
         GC.SuppressFinalize(this);
     }
 
-    public async Task<string> TokenAsync(string scope = ManagementScope)
+    public async Task<string> TokenAsync(string scope = ManagementScope, (string ClientId, string Secret)? client = null)
     {
         using var http = Server.CreateHttpClient();
         using var response = await http.PostAsync(new Uri($"/{TenantId}/oauth2/v2.0/token", UriKind.Relative), new FormUrlEncodedContent(new Dictionary<string, string>
         {
             ["grant_type"] = "client_credentials",
-            ["client_id"] = Field("clientId"),
-            ["client_secret"] = Field("clientSecret"),
+            ["client_id"] = client?.ClientId ?? Field("clientId"),
+            ["client_secret"] = client?.Secret ?? Field("clientSecret"),
             ["scope"] = scope,
         }), TestContext.Current.CancellationToken);
         var body = await response.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken);
@@ -69,9 +69,9 @@ public abstract class DiskServer : IAsyncLifetime
     }
 
     /// <summary>One ARM call as the administrator: status and body (null when empty).</summary>
-    public async Task<(int Status, JsonElement? Body)> ArmAsync(HttpMethod method, string pathAndQuery, JsonNode? body = null)
+    public async Task<(int Status, JsonElement? Body)> ArmAsync(HttpMethod method, string pathAndQuery, JsonNode? body = null, (string ClientId, string Secret)? client = null)
     {
-        var token = await TokenAsync();
+        var token = await TokenAsync(client: client);
         using var http = Server.CreateHttpClient();
         http.Timeout = TimeSpan.FromMinutes(5);
         using var request = new HttpRequestMessage(method, pathAndQuery);
@@ -93,6 +93,26 @@ public abstract class DiskServer : IAsyncLifetime
         Assert.True(expected is { } e ? status == e : status is >= 200 and < 300, $"{method} {pathAndQuery} answered {status}: {result}");
         return result ?? default;
     }
+
+    /// <summary>A new service principal of the bootstrap tenant (no roles): its object id and credentials.</summary>
+    public async Task<(string ObjectId, string ClientId, string Secret)> CreatePrincipalAsync(string displayName)
+    {
+        var created = await ArmOkAsync(HttpMethod.Post, $"/{TenantId}/ironclad/servicePrincipals", new JsonObject { ["displayName"] = displayName }, expected: 201);
+        return (created.GetProperty("id").GetString()!, created.GetProperty("appId").GetString()!,
+            created.GetProperty("passwordCredentials")[0].GetProperty("secretText").GetString()!);
+    }
+
+    /// <summary>Assigns a built-in role (by its GUID) to a principal at a scope.</summary>
+    public Task AssignRoleAsync(string scope, string principalId, string roleId) =>
+        ArmOkAsync(HttpMethod.Put, $"{scope}/providers/Microsoft.Authorization/roleAssignments/{Guid.NewGuid()}?api-version=2022-04-01", new JsonObject
+        {
+            ["properties"] = new JsonObject
+            {
+                ["roleDefinitionId"] = $"/subscriptions/{SubscriptionId}/providers/Microsoft.Authorization/roleDefinitions/{roleId}",
+                ["principalId"] = principalId,
+                ["principalType"] = "ServicePrincipal",
+            },
+        });
 
     public string GroupPath(string group) => $"/subscriptions/{SubscriptionId}/resourceGroups/{group}";
 
@@ -138,14 +158,14 @@ public abstract class DiskServer : IAsyncLifetime
     }
 
     /// <summary>A vault with soft delete and purge protection (what sets require); the administrator may do everything with keys.</summary>
-    public async Task<(string VaultId, Uri VaultUri)> CreateVaultAsync(string group, string name)
+    public async Task<(string VaultId, Uri VaultUri)> CreateVaultAsync(string group, string name, string location = Location)
     {
         var token = await TokenAsync();
         var adminObjectId = Claim(token, "oid");
         var id = $"{GroupPath(group)}/providers/Microsoft.KeyVault/vaults/{name}";
         var vault = await ArmOkAsync(HttpMethod.Put, $"{id}?api-version=2024-11-01", new JsonObject
         {
-            ["location"] = Location,
+            ["location"] = location,
             ["properties"] = new JsonObject
             {
                 ["tenantId"] = TenantId,
@@ -182,11 +202,11 @@ public abstract class DiskServer : IAsyncLifetime
 
     /// <summary>A set with a system-assigned identity; with <paramref name="grant"/> its identity gets get/wrapKey/unwrapKey by access policy.</summary>
     public async Task<(string SetId, string PrincipalId)> CreateSetAsync(
-        string group, string name, string vaultId, string keyUrl, string encryptionType = CustomerKey, bool grant = true)
+        string group, string name, string vaultId, string keyUrl, string encryptionType = CustomerKey, bool grant = true, string location = Location)
     {
         var set = await ArmOkAsync(HttpMethod.Put, $"{ComputePath(group, "diskEncryptionSets", name)}?{DiskApi}", new JsonObject
         {
-            ["location"] = Location,
+            ["location"] = location,
             ["identity"] = new JsonObject { ["type"] = "SystemAssigned" },
             ["properties"] = new JsonObject
             {
@@ -216,6 +236,86 @@ public abstract class DiskServer : IAsyncLifetime
                 }),
             },
         });
+
+    /// <summary>An Upload disk of 32 MiB + 512 written through a Write SAS at <paramref name="writes"/>, then endGetAccess (Unattached).</summary>
+    public async Task<JsonElement> UploadDiskAsync(string group, string name, IReadOnlyList<(long Offset, byte[] Data)> writes, string? setId = null)
+    {
+        var properties = new JsonObject { ["creationData"] = new JsonObject { ["createOption"] = "Upload", ["uploadSizeBytes"] = (32L << 20) + 512 } };
+        if (setId is not null)
+        {
+            properties["encryption"] = new JsonObject { ["diskEncryptionSetId"] = setId };
+        }
+
+        var path = ComputePath(group, "disks", name);
+        await ArmOkAsync(HttpMethod.Put, $"{path}?{DiskApi}", new JsonObject { ["location"] = Location, ["properties"] = properties }, expected: 201);
+        var sas = await GrantAsync(path, "Write");
+        using var blob = CaTrust.CreateHttpClient(Server.Endpoints.CaCertificate, Server.Endpoints.Url);
+        foreach (var (offset, data) in writes)
+        {
+            var pageUri = new Uri(sas + (sas.Query.Length > 0 ? "&" : "?") + "comp=page");
+            using var request = new HttpRequestMessage(HttpMethod.Put, pageUri) { Content = new ByteArrayContent(data) };
+            request.Headers.TryAddWithoutValidation("x-ms-range", $"bytes={offset}-{offset + data.Length - 1}");
+            request.Headers.TryAddWithoutValidation("x-ms-page-write", "update");
+            request.Headers.TryAddWithoutValidation("x-ms-version", "2021-08-06");
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            using var response = await blob.SendAsync(request, TestContext.Current.CancellationToken);
+            Assert.True((int)response.StatusCode == 201, $"Put Page {offset}+{data.Length} on {name} answered {(int)response.StatusCode}");
+        }
+
+        await ArmOkAsync(HttpMethod.Post, $"{path}/endGetAccess?{DiskApi}", expected: 200);
+        return await ArmOkAsync(HttpMethod.Get, $"{path}?{DiskApi}", expected: 200);
+    }
+
+    /// <summary>Reads the ranges of <paramref name="writes"/> back through a Read SAS of a disk or snapshot and checks each one.</summary>
+    public async Task AssertDataAsync(string resourceId, IReadOnlyList<(long Offset, byte[] Data)> writes)
+    {
+        var sas = await GrantAsync(resourceId, "Read");
+        using var blob = CaTrust.CreateHttpClient(Server.Endpoints.CaCertificate, Server.Endpoints.Url);
+        foreach (var (offset, data) in writes)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, sas);
+            request.Headers.TryAddWithoutValidation("x-ms-range", $"bytes={offset}-{offset + data.Length - 1}");
+            using var response = await blob.SendAsync(request, TestContext.Current.CancellationToken);
+            var body = await response.Content.ReadAsByteArrayAsync(TestContext.Current.CancellationToken);
+            Assert.True((int)response.StatusCode is 200 or 206, $"ranged GET on {resourceId} answered {(int)response.StatusCode}");
+            Assert.True(data.AsSpan().SequenceEqual(body), $"{resourceId}: the {data.Length} bytes at {offset} differ from what was written");
+        }
+
+        await ArmOkAsync(HttpMethod.Post, $"{resourceId}/endGetAccess?{DiskApi}", expected: 200);
+    }
+
+    /// <summary>beginGetAccess that must succeed; the URL is a secret and is never printed.</summary>
+    public async Task<Uri> GrantAsync(string resourceId, string access)
+    {
+        var (status, body) = await ArmAsync(HttpMethod.Post, $"{resourceId}/beginGetAccess?{DiskApi}", new JsonObject { ["access"] = access, ["durationInSeconds"] = 600 });
+        Assert.True(status == 200, $"beginGetAccess {access} on {resourceId} answered {status}: {(status == 200 ? "" : body?.ToString())}");
+        return new Uri(body!.Value.GetProperty("accessSAS").GetString()!);
+    }
+
+    /// <summary>Seeded random writes (seed printed by the caller on failure): 64 KiB at 0, 4 KiB at 1 MiB + 512, 512 B near the end.</summary>
+    public static List<(long Offset, byte[] Data)> Writes(int seed)
+    {
+        var random = new Random(seed);
+        var result = new List<(long, byte[])>();
+        foreach (var (offset, length) in new[] { (0L, 64 << 10), ((1L << 20) + 512, 4096), ((32L << 20) - 1024, 512) })
+        {
+            var data = new byte[length];
+            random.NextBytes(data);
+            result.Add((offset, data));
+        }
+
+        return result;
+    }
+
+    /// <summary>All wrapped-DEK rows in the database (to prove a refused request stored none).</summary>
+    public long DataKeyRowCount()
+    {
+        using var connection = new SqliteConnection($"Data Source={Path.Combine(DataDirectory, "metadata.db")};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM compute_data_keys";
+        return (long)command.ExecuteScalar()!;
+    }
 
     /// <summary>The wrapped-DEK rows of a volume: (layer, kid, SHA-256 of the wrapped bytes) — enough to compare, nothing secret.</summary>
     public IReadOnlyList<(long Layer, string Kid, string WrappedHash)> DataKeyRows(string volumeId)

@@ -2,7 +2,6 @@
 // (stored NotVerified until the vault grants it), with a user-assigned identity (access checked at
 // once), a versionless keyUrl, and every validation refusal — each a 400 whose code and message name
 // what is missing — with nothing created by a refused request.
-using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Ironclad.Compute.Tests.EncryptionSets;
