@@ -37,13 +37,13 @@ public sealed class ComputeRevocationSdkTests : IAsyncLifetime
 
         foreach (var (what, name) in new[] { ("grantAccess with the key disabled", "disabledGrant"), ("new disk with the key disabled", "disabledNewDisk") })
         {
-            var message = output.GetProperty(name).GetProperty("message").GetString()!;
+            var message = Refusal(output, name, what);
             ComputeSdkSupport.AssertNames(what, message, keyName, "disabled");
         }
 
         foreach (var (what, name) in new[] { ("grantAccess with the policy removed", "policyGrant"), ("new disk with the policy removed", "policyNewDisk") })
         {
-            var message = output.GetProperty(name).GetProperty("message").GetString()!;
+            var message = Refusal(output, name, what);
             ComputeSdkSupport.AssertNames(what, message, keyName, principal);
             ComputeSdkSupport.AssertMentions(what, message, @"\bget\b|wrapkey|unwrapkey|permission|access policy");
         }
@@ -54,9 +54,18 @@ public sealed class ComputeRevocationSdkTests : IAsyncLifetime
         Assert.InRange(policy.FromCall, 0, MaximumRefusalMilliseconds);
     }
 
+    private static string Refusal(JsonElement output, string name, string what)
+    {
+        var result = output.GetProperty(name);
+        Assert.False(result.TryGetProperty("succeeded", out _), $"{what}: expected a refusal, but it succeeded");
+        Assert.InRange(result.GetProperty("statusCode").GetInt32(), 400, 499);
+        return result.GetProperty("message").GetString()!;
+    }
+
     private static (double FromCall, double FromAnswer) Latency(JsonElement output, string name)
     {
         var measured = output.GetProperty(name);
+        Assert.True(measured.GetProperty("refused").GetBoolean(), $"{name}: the open SAS URL was never refused after the vault call: {measured}");
         var status = measured.GetProperty("status").GetInt32();
         Assert.True(status is >= 400 and < 500, $"{name}: the SAS read was refused with {status}: {measured}");
         return (measured.GetProperty("fromCallMs").GetDouble(), measured.GetProperty("fromAnswerMs").GetDouble());
