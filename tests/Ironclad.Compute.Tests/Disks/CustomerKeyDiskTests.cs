@@ -250,6 +250,32 @@ public sealed class CustomerKeyDiskTests(CustomerKeyDiskServer server) : IClassF
     }
 
     [Fact]
+    public async Task A_caller_needs_read_on_the_set_it_names()
+    {
+        const string disks = "rg-linked-disks";
+        const string sets = "rg-linked-sets";
+        await server.CreateGroupAsync(disks);
+        await server.CreateGroupAsync(sets);
+        var (vaultId, vaultUri) = await server.CreateVaultAsync(sets, "kv-linked");
+        var key = await server.CreateKeyAsync(vaultUri, "lk");
+        var (setId, _) = await server.CreateSetAsync(sets, "des-linked", vaultId, key);
+        var (objectId, clientId, secret) = await server.CreatePrincipalAsync("disk-operator");
+        await server.AssignRoleAsync(server.GroupPath(disks), objectId, "b24988ac-6180-42a0-ab88-20f7382dd24c"); // Contributor
+        var user = (clientId, secret);
+
+        var platform = await server.ArmAsync(HttpMethod.Put, $"{server.ComputePath(disks, "disks", "mine")}?{DiskServer.DiskApi}", DiskServer.EmptyDiskBody(1), user);
+        Assert.True(platform.Status == 201, $"a Contributor of the group creates a platform-key disk: {platform.Status} {platform.Body}");
+        var (status, body) = await server.ArmAsync(HttpMethod.Put, $"{server.ComputePath(disks, "disks", "with-set")}?{DiskServer.DiskApi}", DiskServer.EmptyDiskBody(1, setId), user);
+        Assert.Equal(403, status);
+        Assert.StartsWith("LinkedAuthorizationFailed", Message(body), StringComparison.Ordinal);
+        Assert.Contains("Microsoft.Compute/diskEncryptionSets/read", Message(body), StringComparison.Ordinal);
+
+        await server.AssignRoleAsync(server.GroupPath(sets), objectId, "acdd72a7-3385-48ef-bd42-f606fba81ae7"); // Reader
+        var allowed = await server.ArmAsync(HttpMethod.Put, $"{server.ComputePath(disks, "disks", "with-set")}?{DiskServer.DiskApi}", DiskServer.EmptyDiskBody(1, setId), user);
+        Assert.True(allowed.Status == 201, $"with Reader on the set's group: {allowed.Status} {allowed.Body}");
+    }
+
+    [Fact]
     public async Task Reencrypting_copy_throughput_is_measured()
     {
         const string group = "rg-cmk-copy";

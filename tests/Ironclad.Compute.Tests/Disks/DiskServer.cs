@@ -53,14 +53,14 @@ public abstract class DiskServer : IAsyncLifetime
         GC.SuppressFinalize(this);
     }
 
-    public async Task<string> TokenAsync(string scope = ManagementScope)
+    public async Task<string> TokenAsync(string scope = ManagementScope, (string ClientId, string Secret)? client = null)
     {
         using var http = Server.CreateHttpClient();
         using var response = await http.PostAsync(new Uri($"/{TenantId}/oauth2/v2.0/token", UriKind.Relative), new FormUrlEncodedContent(new Dictionary<string, string>
         {
             ["grant_type"] = "client_credentials",
-            ["client_id"] = Field("clientId"),
-            ["client_secret"] = Field("clientSecret"),
+            ["client_id"] = client?.ClientId ?? Field("clientId"),
+            ["client_secret"] = client?.Secret ?? Field("clientSecret"),
             ["scope"] = scope,
         }), TestContext.Current.CancellationToken);
         var body = await response.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken);
@@ -69,9 +69,9 @@ public abstract class DiskServer : IAsyncLifetime
     }
 
     /// <summary>One ARM call as the administrator: status and body (null when empty).</summary>
-    public async Task<(int Status, JsonElement? Body)> ArmAsync(HttpMethod method, string pathAndQuery, JsonNode? body = null)
+    public async Task<(int Status, JsonElement? Body)> ArmAsync(HttpMethod method, string pathAndQuery, JsonNode? body = null, (string ClientId, string Secret)? client = null)
     {
-        var token = await TokenAsync();
+        var token = await TokenAsync(client: client);
         using var http = Server.CreateHttpClient();
         http.Timeout = TimeSpan.FromMinutes(5);
         using var request = new HttpRequestMessage(method, pathAndQuery);
@@ -93,6 +93,26 @@ public abstract class DiskServer : IAsyncLifetime
         Assert.True(expected is { } e ? status == e : status is >= 200 and < 300, $"{method} {pathAndQuery} answered {status}: {result}");
         return result ?? default;
     }
+
+    /// <summary>A new service principal of the bootstrap tenant (no roles): its object id and credentials.</summary>
+    public async Task<(string ObjectId, string ClientId, string Secret)> CreatePrincipalAsync(string displayName)
+    {
+        var created = await ArmOkAsync(HttpMethod.Post, $"/{TenantId}/ironclad/servicePrincipals", new JsonObject { ["displayName"] = displayName }, expected: 201);
+        return (created.GetProperty("id").GetString()!, created.GetProperty("appId").GetString()!,
+            created.GetProperty("passwordCredentials")[0].GetProperty("secretText").GetString()!);
+    }
+
+    /// <summary>Assigns a built-in role (by its GUID) to a principal at a scope.</summary>
+    public Task AssignRoleAsync(string scope, string principalId, string roleId) =>
+        ArmOkAsync(HttpMethod.Put, $"{scope}/providers/Microsoft.Authorization/roleAssignments/{Guid.NewGuid()}?api-version=2022-04-01", new JsonObject
+        {
+            ["properties"] = new JsonObject
+            {
+                ["roleDefinitionId"] = $"/subscriptions/{SubscriptionId}/providers/Microsoft.Authorization/roleDefinitions/{roleId}",
+                ["principalId"] = principalId,
+                ["principalType"] = "ServicePrincipal",
+            },
+        });
 
     public string GroupPath(string group) => $"/subscriptions/{SubscriptionId}/resourceGroups/{group}";
 

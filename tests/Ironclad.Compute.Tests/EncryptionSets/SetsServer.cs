@@ -240,7 +240,7 @@ public sealed class SetsServer : IAsyncDisposable
         return new JsonObject
         {
             ["location"] = location,
-            ["identity"] = identity ?? new JsonObject { ["type"] = "SystemAssigned" },
+            ["identity"] = identity?.DeepClone() ?? new JsonObject { ["type"] = "SystemAssigned" },
             ["properties"] = properties,
         };
     }
