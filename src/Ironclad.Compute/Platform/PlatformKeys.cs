@@ -64,7 +64,6 @@ public sealed class PlatformKeys : IPlatformKeys, IDisposable
         """,
     ];
 
-    private int _disposed;
     private readonly MetadataDatabase _database;
     private readonly IdentityProvider _identity;
     private readonly IResourceManagerBootstrap _bootstrap;
