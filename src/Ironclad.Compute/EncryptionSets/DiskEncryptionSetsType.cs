@@ -24,6 +24,9 @@ public sealed partial class DiskEncryptionSetsType : IComputeResourceType, IEncr
     public const string UserAssignedIdentityType = "Microsoft.ManagedIdentity/userAssignedIdentities";
     public const int PageSize = 100;
 
+    /// <summary>How often a GET may retry a set whose rotation failed.</summary>
+    public static readonly TimeSpan GetRetryInterval = TimeSpan.FromSeconds(5);
+
     private readonly EncryptionSetStore _store;
     private readonly EncryptionSetKeyValidator _validator;
     private readonly EncryptionSetVerifier _verifier;
@@ -32,6 +35,7 @@ public sealed partial class DiskEncryptionSetsType : IComputeResourceType, IEncr
     private readonly Func<IDiskDirectory?> _disks;
     private readonly EncryptionSetWorkList _queue;
     private readonly TimeProvider _time;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _lastGetRetry = new(StringComparer.Ordinal);
 
     internal DiskEncryptionSetsType(
         EncryptionSetStore store,
@@ -113,7 +117,7 @@ public sealed partial class DiskEncryptionSetsType : IComputeResourceType, IEncr
                     {
                         set = await _verifier.ReverifyAsync(set, cancellationToken).ConfigureAwait(false) ?? throw NotFound(group, name);
                     }
-                    else if (set.RotationErrorCode is not null)
+                    else if (set.RotationErrorCode is not null && RetryDue(set.Id))
                     {
                         // A failed rotation or re-wrap is retried now (the caller may just have fixed the vault access), not only at the next check.
                         _queue.Enqueue(set.Id, checkLatestVersion: set.RotationToLatestKeyVersionEnabled);
@@ -337,6 +341,20 @@ public sealed partial class DiskEncryptionSetsType : IComputeResourceType, IEncr
             _identity.DeleteManagedIdentity(set.Id, PrincipalKind.SystemAssigned);
         }
 
+        return true;
+    }
+
+    /// <summary>At most one GET-triggered retry of a failed set every <see cref="GetRetryInterval"/> (a client polling fast must not hammer the vault).</summary>
+    private bool RetryDue(string setId)
+    {
+        var now = _time.GetUtcNow();
+        var key = setId.ToUpperInvariant();
+        if (_lastGetRetry.TryGetValue(key, out var last) && now - last < GetRetryInterval)
+        {
+            return false;
+        }
+
+        _lastGetRetry[key] = now;
         return true;
     }
 
