@@ -274,6 +274,20 @@ export async function waitFor(what, fn, { timeoutMs = 30_000, intervalMs = 100 }
   assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
+/**
+ * The outcome of a call that should be refused, without stopping the script when it is not: the
+ * refusal {statusCode, code, message}, or {succeeded: true} (the C# side asserts on it).
+ */
+export async function outcome(promise) {
+  try {
+    await promise;
+    return { succeeded: true };
+  } catch (e) {
+    if (!(e?.statusCode >= 400)) throw e;
+    return { statusCode: e.statusCode, code: e.code, message: e.message };
+  }
+}
+
 /** A refusal: the promise must reject with an HTTP 4xx; returns {statusCode, code, message}. */
 export async function expectRefusal(promise, what) {
   try {

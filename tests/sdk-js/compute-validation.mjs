@@ -42,7 +42,7 @@ runCompute(async () => {
   errors.disabledKey = await expectRefusal(createSet(rg, `${prefix}-des-disabled`, { keyUrl: disabled.id, vault }), "disabled key");
 
   // A vault in another region than the set.
-  const west = await customerVault(rg, `${prefix}-kv-west`, { location: "westus" });
+  const west = await customerVault(`${rg}-west`, `${prefix}-kv-west`, { location: "westus" });
   const westKey = await west.keys.createRsaKey(`${prefix}-west-key`, { keySize: 2048 });
   errors.otherRegion = await expectRefusal(createSet(rg, `${prefix}-des-west`, { keyUrl: westKey.id, vault: west.vault }), "vault in another region");
 

@@ -4,6 +4,7 @@
 // Invariant: a plan is built only for a validated encryption, and a vault refusal becomes an ARM
 // error that names the key and what is missing — never a token or key bytes.
 using System.Text.Json;
+using Ironclad.Compute.Access;
 using Ironclad.Compute.DataKeys;
 using Ironclad.Compute.EncryptionSets;
 using Ironclad.Compute.KeyAccess;
@@ -38,14 +39,18 @@ internal sealed class DiskEncryptionPolicy
 
     private static readonly string[] KnownTypes = [EncryptionTypes.PlatformKey, EncryptionTypes.CustomerKey, EncryptionTypes.PlatformAndCustomerKeys];
 
-    private readonly IEncryptionSetDirectory? _sets;
-    private readonly IPlatformKeys _platform;
+    private readonly Lazy<IEncryptionSetDirectory?> _sets;
+    private readonly Lazy<IPlatformKeys> _platform;
     private readonly Authorizer _authorizer;
 
-    public DiskEncryptionPolicy(IEncryptionSetDirectory? sets, IPlatformKeys platform, Authorizer authorizer)
+    /// <param name="sets">Resolved on first use; null when the server has no disk encryption sets.</param>
+    /// <param name="platform">Resolved on first use (it creates platform vaults through Resource Manager).</param>
+    public DiskEncryptionPolicy(Func<IEncryptionSetDirectory?> sets, Func<IPlatformKeys> platform, Authorizer authorizer)
     {
-        _sets = sets;
-        _platform = platform ?? throw new ArgumentNullException(nameof(platform));
+        ArgumentNullException.ThrowIfNull(sets);
+        ArgumentNullException.ThrowIfNull(platform);
+        _sets = new Lazy<IEncryptionSetDirectory?>(sets);
+        _platform = new Lazy<IPlatformKeys>(platform);
         _authorizer = authorizer ?? throw new ArgumentNullException(nameof(authorizer));
     }
 
@@ -159,15 +164,8 @@ internal sealed class DiskEncryptionPolicy
         var missing = exception.MissingPermission is { } permission
             ? $" It lacks the '{permission}' key permission: grant get, wrapKey and unwrapKey (access policy) or the role Key Vault Crypto Service Encryption User on the vault."
             : "";
-        var (status, code) = exception.Failure switch
-        {
-            KeyAccessFailure.PermissionDenied or KeyAccessFailure.IdentityRejected => (403, "KeyVaultAccessForbidden"),
-            KeyAccessFailure.KeyDisabled => (400, "KeyVaultKeyDisabled"),
-            KeyAccessFailure.KeyNotValidNow => (400, "KeyVaultKeyExpired"),
-            KeyAccessFailure.KeyNotFound => (400, "KeyVaultKeyNotFound"),
-            KeyAccessFailure.VaultUnavailable => (400, "KeyVaultUnavailable"),
-            _ => (400, "KeyVaultError"),
-        };
+        // One table of codes for every key refusal of a disk operation (shared with SAS access and revocation).
+        var (status, code) = KeyAccessErrors.CodeOf(exception.Failure);
         return new ArmException(status, code,
             $"Could not {doing}: {who} cannot use the key {exception.KeyUrl} ({exception.Failure}): {exception.Message}{missing}");
     }
@@ -177,7 +175,7 @@ internal sealed class DiskEncryptionPolicy
         ?? throw new ArmException(400, "InvalidParameter",
             $"encryption.type '{type}' is not supported: use {string.Join(", ", KnownTypes.Select(t => $"'{t}'"))}.");
 
-    private EncryptionSetInfo? FindSet(string id) => _sets?.Find(id);
+    private EncryptionSetInfo? FindSet(string id) => _sets.Value?.Find(id);
 
     private EncryptionSetInfo RequireSet(string encryptionSetId, Guid subscriptionId, string location, CallerIdentity caller)
     {
@@ -211,7 +209,7 @@ internal sealed class DiskEncryptionPolicy
     {
         try
         {
-            return await _platform.CurrentAsync(region, cancellationToken);
+            return await _platform.Value.CurrentAsync(region, cancellationToken);
         }
         catch (KeyAccessException e)
         {

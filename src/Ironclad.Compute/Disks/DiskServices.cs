@@ -18,15 +18,17 @@ internal sealed partial class DiskServices
     public const long MaxDiskSizeGb = 32_767;
 
     private readonly Lazy<IDiskAccessGrants?> _grants;
+    private readonly Lazy<IDataKeyService> _dataKeys;
 
     public DiskServices(
-        DiskDirectory directory, DiskVolumes volumes, DiskEncryptionPolicy encryption, IDataKeyService dataKeys,
+        DiskDirectory directory, DiskVolumes volumes, DiskEncryptionPolicy encryption, Func<IDataKeyService> dataKeys,
         Func<IDiskAccessGrants?> grants, TimeProvider time, int pageSize)
     {
         Directory = directory ?? throw new ArgumentNullException(nameof(directory));
         Volumes = volumes ?? throw new ArgumentNullException(nameof(volumes));
         Encryption = encryption ?? throw new ArgumentNullException(nameof(encryption));
-        DataKeys = dataKeys ?? throw new ArgumentNullException(nameof(dataKeys));
+        ArgumentNullException.ThrowIfNull(dataKeys);
+        _dataKeys = new Lazy<IDataKeyService>(dataKeys);
         ArgumentNullException.ThrowIfNull(grants);
         _grants = new Lazy<IDiskAccessGrants?>(grants);
         Time = time ?? throw new ArgumentNullException(nameof(time));
@@ -42,7 +44,7 @@ internal sealed partial class DiskServices
 
     public DiskEncryptionPolicy Encryption { get; }
 
-    public IDataKeyService DataKeys { get; }
+    public IDataKeyService DataKeys => _dataKeys.Value;
 
     /// <summary>SAS grants (resolved on first use: the grants depend on the disk directory, not on these types).</summary>
     public IDiskAccessGrants? Grants => _grants.Value;

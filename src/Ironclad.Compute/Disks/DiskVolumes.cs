@@ -21,13 +21,17 @@ internal sealed class DiskVolumes
     private const int CopyChunkBytes = 1 << 20;
 
     private readonly VolumeStore _store;
-    private readonly IDataKeyService _keys;
+    private readonly Lazy<IDataKeyService> _lazyKeys;
 
-    public DiskVolumes(VolumeStore store, IDataKeyService keys)
+    /// <param name="keys">Resolved on first use (the data-key service depends on platform keys and sets, which are built later).</param>
+    public DiskVolumes(VolumeStore store, Func<IDataKeyService> keys)
     {
         _store = store ?? throw new ArgumentNullException(nameof(store));
-        _keys = keys ?? throw new ArgumentNullException(nameof(keys));
+        ArgumentNullException.ThrowIfNull(keys);
+        _lazyKeys = new Lazy<IDataKeyService>(keys);
     }
+
+    private IDataKeyService Keys => _lazyKeys.Value;
 
     /// <summary>The last re-encrypting copy (for the tests' and docs' measurement).</summary>
     public CopyStatistics? LastCopy { get; private set; }
@@ -37,14 +41,14 @@ internal sealed class DiskVolumes
     /// <summary>A new empty volume under new DEKs wrapped per <paramref name="plan"/>.</summary>
     public async Task CreateEmptyAsync(Guid volumeId, long sizeBytes, EncryptionPlan plan, CancellationToken cancellationToken)
     {
-        using var keys = await _keys.CreateAsync(volumeId, plan, cancellationToken);
+        using var keys = await Keys.CreateAsync(volumeId, plan, cancellationToken);
         try
         {
             _store.CreateVolume(volumeId, sizeBytes, keys.Inner, keys.Outer);
         }
         catch
         {
-            _keys.Shred(volumeId);
+            Keys.Shred(volumeId);
             throw;
         }
     }
@@ -110,8 +114,8 @@ internal sealed class DiskVolumes
         Guid sourceVolumeId, Guid targetVolumeId, long targetSizeBytes, EncryptionPlan plan, bool asSnapshot, CancellationToken cancellationToken)
     {
         var source = _store.Find(sourceVolumeId) ?? throw MissingVolume(sourceVolumeId);
-        using var sourceKeys = await _keys.UnwrapAsync(sourceVolumeId, cancellationToken);
-        using var targetKeys = await _keys.CreateAsync(targetVolumeId, plan, cancellationToken);
+        using var sourceKeys = await Keys.UnwrapAsync(sourceVolumeId, cancellationToken);
+        using var targetKeys = await Keys.CreateAsync(targetVolumeId, plan, cancellationToken);
         var writableId = asSnapshot ? Guid.NewGuid() : targetVolumeId;
         try
         {
@@ -136,7 +140,7 @@ internal sealed class DiskVolumes
         {
             DeleteIfPresent(writableId);
             DeleteIfPresent(targetVolumeId);
-            _keys.Shred(targetVolumeId);
+            Keys.Shred(targetVolumeId);
             throw;
         }
     }
@@ -186,14 +190,14 @@ internal sealed class DiskVolumes
     public void DeleteAndShred(Guid volumeId)
     {
         DeleteIfPresent(volumeId);
-        _keys.Shred(volumeId);
+        Keys.Shred(volumeId);
     }
 
     private void ShareOrUndo(Guid sourceVolumeId, Guid targetVolumeId)
     {
         try
         {
-            _keys.ShareLayers(sourceVolumeId, targetVolumeId);
+            Keys.ShareLayers(sourceVolumeId, targetVolumeId);
         }
         catch
         {

@@ -411,13 +411,14 @@ public static class DiskResourceTypes
     public static IDiskDirectory CreateDirectory(Ironclad.Metadata.MetadataDatabase database) => new DiskDirectory(new DiskStore(database));
 
     /// <param name="directory">The one returned by <see cref="CreateDirectory"/>.</param>
+    /// <param name="dataKeys">This and the other functions are called on first use, never while the types are built (no construction cycles).</param>
     /// <param name="grants">Resolved on first SAS request; null when the server has no SAS access.</param>
     public static IReadOnlyList<IComputeResourceType> Create(
         IDiskDirectory directory,
         VolumeStore volumes,
-        DataKeys.IDataKeyService dataKeys,
-        Platform.IPlatformKeys platformKeys,
-        EncryptionSets.IEncryptionSetDirectory? encryptionSets,
+        Func<DataKeys.IDataKeyService> dataKeys,
+        Func<Platform.IPlatformKeys> platformKeys,
+        Func<EncryptionSets.IEncryptionSetDirectory?> encryptionSets,
         Func<Access.IDiskAccessGrants?> grants,
         ResourceManager.Rbac.Authorizer authorizer,
         TimeProvider time,

@@ -162,6 +162,14 @@ internal sealed class EncryptionSetKeyValidator
         }
         catch (KeyAccessException e)
         {
+            // A refusal about the key itself (e.g. key_ops without wrapKey) is named from its properties when they can be read.
+            var known = await TryGetAsync(principalId, key, cancellationToken).ConfigureAwait(false)
+                ?? await ReadAsCallerAsync(callerObjectId, key, setName, vault, cancellationToken).ConfigureAwait(false);
+            if (known is not null)
+            {
+                CheckKeyProperties(known);
+            }
+
             throw Translate(e, setName, principalId, key, vault);
         }
 
@@ -181,6 +189,18 @@ internal sealed class EncryptionSetKeyValidator
         }
 
         return new KeyValidation(probe.Key.Kid, true, null);
+    }
+
+    private async Task<VaultKeyProperties?> TryGetAsync(Guid principalId, KeyReference key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _keys.GetKeyAsync(principalId, key, cancellationToken).ConfigureAwait(false);
+        }
+        catch (KeyAccessException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The key's public properties read on behalf of the ARM caller; null when the caller may not get it (or there is no caller).</summary>

@@ -1,6 +1,7 @@
 // Compute wiring, part Disks: the disks, snapshots and images resource types over one disk directory
 // (component "compute-disks" of the metadata database) and the volume store. Invariant: the directory
-// depends on nothing but the database, so sets and SAS grants may depend on it without a cycle.
+// depends on nothing but the database, and the types resolve data keys, platform keys, sets
+// and SAS grants on first use, so those may depend on the directory (or on Resource Manager) without a cycle.
 using Ironclad.Compute;
 using Ironclad.Compute.Access;
 using Ironclad.Compute.DataKeys;
@@ -25,10 +26,10 @@ internal static partial class ComputeRole
         services.AddSingleton(provider => new DiskTypes(DiskResourceTypes.Create(
             provider.GetRequiredService<IDiskDirectory>(),
             provider.GetRequiredService<VolumeStore>(),
-            provider.GetRequiredService<IDataKeyService>(),
-            provider.GetRequiredService<IPlatformKeys>(),
-            provider.GetService<IEncryptionSetDirectory>(),
-            () => provider.GetService<IDiskAccessGrants>(),
+            provider.GetRequiredService<IDataKeyService>,
+            provider.GetRequiredService<IPlatformKeys>,
+            provider.GetService<IEncryptionSetDirectory>,
+            provider.GetService<IDiskAccessGrants>,
             provider.GetRequiredService<Authorizer>(),
             provider.GetRequiredService<TimeProvider>(),
             provider.GetRequiredService<ResourceManagerOptions>().PageSize)));
