@@ -20,7 +20,8 @@ internal static class ComputeSdkSupport
         var variables = new Dictionary<string, string?>(environment) { [Seeds.EnvironmentVariable] = seed.ToString(CultureInfo.InvariantCulture) };
         var result = await server.RunNodeAsync(script, variables, cancellationToken);
         Assert.True(result.Succeeded, $"{script} failed (seed={seed}): {result.Tool.Describe()}");
-        TestContext.Current.TestOutputHelper?.WriteLine($"{script}: {result.Output}");
+        var text = result.Output.ToString();
+        TestContext.Current.TestOutputHelper?.WriteLine($"{script}: {(text.Length > 6000 ? text[..6000] + "…" : text)}");
         return result.Output;
     }
 
