@@ -4,6 +4,7 @@
 // Invariant: a plan is built only for a validated encryption, and a vault refusal becomes an ARM
 // error that names the key and what is missing — never a token or key bytes.
 using System.Text.Json;
+using Ironclad.Compute.Access;
 using Ironclad.Compute.DataKeys;
 using Ironclad.Compute.EncryptionSets;
 using Ironclad.Compute.KeyAccess;
@@ -163,17 +164,8 @@ internal sealed class DiskEncryptionPolicy
         var missing = exception.MissingPermission is { } permission
             ? $" It lacks the '{permission}' key permission: grant get, wrapKey and unwrapKey (access policy) or the role Key Vault Crypto Service Encryption User on the vault."
             : "";
-        // The codes of the disk encryption sets (docs/error-codes.md); 403 when an identity lacks access, else 409
-        // (the key's state, not the request, is what is wrong).
-        var (status, code) = exception.Failure switch
-        {
-            KeyAccessFailure.PermissionDenied or KeyAccessFailure.IdentityRejected => (403, "KeyVaultAccessDenied"),
-            KeyAccessFailure.KeyDisabled => (409, "KeyDisabled"),
-            KeyAccessFailure.KeyNotValidNow => (409, "KeyExpired"),
-            KeyAccessFailure.KeyNotFound => (409, "KeyNotFound"),
-            KeyAccessFailure.VaultUnavailable => (409, "KeyVaultUnavailable"),
-            _ => (409, "KeyVaultOperationFailed"),
-        };
+        // One table of codes for every key refusal of a disk operation (shared with SAS access and revocation).
+        var (status, code) = KeyAccessErrors.CodeOf(exception.Failure);
         return new ArmException(status, code,
             $"Could not {doing}: {who} cannot use the key {exception.KeyUrl} ({exception.Failure}): {exception.Message}{missing}");
     }
