@@ -39,6 +39,17 @@ public sealed class CustomerKeyDiskTests(CustomerKeyDiskServer server) : IClassF
         Assert.Equal(rowsBefore, server.DataKeyRowCount());
         Assert.Equal(404, (await server.ArmAsync(HttpMethod.Get, $"{path}?{DiskServer.DiskApi}")).Status);
 
+        // A re-encrypting copy into the set is refused the same way, and leaves nothing either.
+        var plain = await server.ArmOkAsync(HttpMethod.Put, $"{server.ComputePath(group, "disks", "plain")}?{DiskServer.DiskApi}", DiskServer.EmptyDiskBody(1), expected: 201);
+        var rowsWithPlain = server.DataKeyRowCount();
+        var copyPath = server.ComputePath(group, "disks", "copy-early");
+        var (copyStatus, copyRefused) = await server.ArmAsync(HttpMethod.Put, $"{copyPath}?{DiskServer.DiskApi}",
+            DiskServer.CopyBody(plain.GetProperty("id").GetString()!, new JsonObject { ["diskEncryptionSetId"] = setId }));
+        Assert.Equal(403, copyStatus);
+        Assert.StartsWith("KeyVaultAccessDenied", Message(copyRefused), StringComparison.Ordinal);
+        Assert.Equal(rowsWithPlain, server.DataKeyRowCount());
+        Assert.Equal(404, (await server.ArmAsync(HttpMethod.Get, $"{copyPath}?{DiskServer.DiskApi}")).Status);
+
         await server.GrantKeyAccessAsync(vaultId, principal);
         var disk = await server.ArmOkAsync(HttpMethod.Put, $"{path}?{DiskServer.DiskApi}", DiskServer.EmptyDiskBody(1, setId), expected: 201);
         var encryption = disk.GetProperty("properties").GetProperty("encryption");

@@ -212,7 +212,7 @@ internal static class DiskCommand
 
     private static Command List(string type, Column[] columns)
     {
-        var group = Optional("--resource-group", "Only this resource group's.");
+        var group = new Option<string?>("--resource-group", "-g") { Description = "Only this resource group's." };
         return Leaf("list", $"List {type}.", [group], columns, async (call, ct) =>
             await call.Connection.ListAsync(CollectionPath(call, call.Value(group), type), ComputeApiVersion, ct));
     }

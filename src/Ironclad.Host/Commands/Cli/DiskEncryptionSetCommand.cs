@@ -81,7 +81,7 @@ internal static class DiskEncryptionSetCommand
 
     private static Command List()
     {
-        var group = Optional("--resource-group", "Only this resource group's sets.");
+        var group = new Option<string?>("--resource-group", "-g") { Description = "Only this resource group's sets." };
         return Leaf("list", "List disk encryption sets.", [group], SetColumns, async (call, ct) =>
             await call.Connection.ListAsync(CollectionPath(call, call.Value(group), "diskEncryptionSets"), ComputeApiVersion, ct));
     }
