@@ -1,8 +1,9 @@
 // The data path across a restart (tests/sdk-js/compute-datapath.mjs): known data written through Write
 // SAS URLs into customer-key, double-encrypted and platform-key Upload disks, the server restarted, every
-// disk and a snapshot read back through fresh Read SAS URLs; then the server is stopped and every file of
-// its data directory (volume store, databases, logs) is scanned for the data and for every DEK the
-// vault admin can unwrap from what the server stored: none may be there.
+// disk and a snapshot read back through fresh Read SAS URLs; one disk deleted (its wrapped DEK must be
+// gone: crypto-shredding); then the server is stopped and every file of its data directory (volume
+// store, databases, logs) is scanned for the data, for every DEK the vault admin could unwrap from
+// what the server stored, and for the shredded wrapped DEK: none may be there.
 using Ironclad.Testing;
 
 namespace Ironclad.Sdk.Tests;
@@ -28,7 +29,7 @@ public sealed class ComputeDataPathSdkTests : IAsyncLifetime
         environment["IRONCLAD_PHASE"] = "after";
         var after = await ComputeSdkSupport.RunAsync(_server, "compute-datapath.mjs", seed, environment, cancellationToken);
         var compared = after.GetProperty("compared");
-        foreach (var disk in new[] { "cmk", "double", "platform", "snapshot" })
+        foreach (var disk in new[] { "cmk", "double", "platform", "shred", "snapshot" })
         {
             Assert.True(compared.GetProperty(disk).GetInt32() > 64 * 1024, $"{disk} was read back after the restart");
         }
@@ -38,7 +39,14 @@ public sealed class ComputeDataPathSdkTests : IAsyncLifetime
         var keyIds = before.GetProperty("keyIds").EnumerateArray().Select(k => k.GetString()!).ToList();
         var deks = await ComputeSdkSupport.RecoverDeksAsync(_server, vaultUri, keyIds, cancellationToken);
         TestContext.Current.TestOutputHelper?.WriteLine($"recovered {deks.Count} customer-key DEKs from the stored wrapped keys");
-        Assert.True(deks.Count >= 2, $"expected the wrapped DEKs of the customer-key disk and of the double-encrypted disk's inner layer in the data directory, unwrapped {deks.Count}");
+        Assert.True(deks.Count >= 3, $"expected the wrapped DEKs of the two customer-key disks and of the double-encrypted disk's inner layer in the data directory, unwrapped {deks.Count}");
+
+        // Crypto-shredding: deleting a disk destroys its wrapped DEK; even the key's owner cannot recover it.
+        Assert.Equal(200, await ComputeSdkSupport.DeleteAsync(_server,
+            $"/subscriptions/{_server.SubscriptionId}/resourceGroups/rg-datapath/providers/Microsoft.Compute/disks/dp-shred", cancellationToken));
+        var remaining = await ComputeSdkSupport.RecoverDeksAsync(_server, vaultUri, keyIds, cancellationToken);
+        var shredded = deks.Where(d => !remaining.Any(r => r.Dek.AsSpan().SequenceEqual(d.Dek))).ToList();
+        Assert.True(shredded.Count == 1, $"deleting dp-shred should destroy exactly its wrapped DEK: {deks.Count} DEKs before, {remaining.Count} after");
 
         var exitCode = await _server.Server.StopAsync(cancellationToken: cancellationToken);
         Assert.Equal(0, exitCode);
@@ -51,13 +59,24 @@ public sealed class ComputeDataPathSdkTests : IAsyncLifetime
             labels.Add($"known data slice {index}");
         }
 
-        foreach (var (dek, index) in deks.Select((d, i) => (d, i)))
+        foreach (var (dek, index) in deks.Select((d, i) => (d.Dek, i)))
         {
             foreach (var pattern in ComputeSdkSupport.DekPatterns(dek))
             {
                 patterns.Add(pattern);
                 labels.Add($"DEK {index} ({pattern.Length} bytes)");
             }
+        }
+
+        // Nor may any copy of the shredded disk's wrapped DEK survive (WAL, free pages, journal).
+        foreach (var (wrapped, _) in shredded)
+        {
+            patterns.Add(wrapped);
+            labels.Add("the shredded disk's wrapped DEK");
+            patterns.Add(System.Text.Encoding.ASCII.GetBytes(Convert.ToBase64String(wrapped).TrimEnd('=')[..64]));
+            labels.Add("the shredded disk's wrapped DEK (base64)");
+            patterns.Add(System.Text.Encoding.ASCII.GetBytes(ComputeSdkSupport.Base64Url(wrapped)[..64]));
+            labels.Add("the shredded disk's wrapped DEK (base64url)");
         }
 
         ComputeSdkSupport.AssertNothingPlaintext(_server, patterns, labels, seed);

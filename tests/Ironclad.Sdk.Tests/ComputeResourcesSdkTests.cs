@@ -1,8 +1,9 @@
 // The seed's customer-key story through @azure/arm-compute 25.1.1 against a real server
 // (tests/sdk-js/compute-resources.mjs): vault with soft delete and purge protection, RSA key, a set with
-// a system-assigned identity granted by access policy and another granted by the Key Vault Crypto
-// Service Encryption User role, customer-key / platform-key / double-encrypted disks, snapshots, an
-// image and a disk from it, each reading back through SAS what was uploaded; versionless keyUrl resolved.
+// a system-assigned identity granted by access policy, another granted by the Key Vault Crypto Service
+// Encryption User role, a third with a user-assigned identity; customer-key / platform-key /
+// double-encrypted disks, snapshots, an image and a disk from it, each reading back through SAS what
+// was uploaded; versionless keyUrl resolved.
 using Ironclad.Testing;
 
 namespace Ironclad.Sdk.Tests;
@@ -40,5 +41,8 @@ public sealed class ComputeResourcesSdkTests : IAsyncLifetime
         ComputeSdkSupport.AssertNames("disk before the role", message, "res-rbac-key");
         ComputeSdkSupport.AssertMentions("disk before the role", message, "wrapkey|unwrapkey|Crypto Service Encryption User|permission|role");
         Assert.InRange(beforeRole.GetProperty("statusCode").GetInt32(), 400, 499);
+
+        var userAssigned = output.GetProperty("userAssigned");
+        Assert.EndsWith("/diskEncryptionSets/res-des-uami", userAssigned.GetProperty("setId").GetString(), StringComparison.Ordinal);
     }
 }

@@ -1,8 +1,9 @@
 // Revocation through the vault (tests/sdk-js/compute-revocation.mjs): disabling the set's key refuses
 // the open Read SAS, a new grantAccess and a new disk, each with an error naming the key; re-enabling
 // restores use with the data intact; removing the set's access policy refuses again; adding it back
-// restores. The latency from the vault call to the first refused SAS read (polled every 20 ms) is
-// printed and must be within about a second (the design's headline: the cloud takes about an hour).
+// restores; deleting the set's role assignment on an RBAC vault refuses too. The latency from the
+// vault call to the first refused SAS read (polled every 20 ms) is printed and must be within about a
+// second (the design's headline: the cloud takes about an hour).
 using System.Globalization;
 using System.Text.Json;
 using Ironclad.Testing;
@@ -33,13 +34,8 @@ public sealed class ComputeRevocationSdkTests : IAsyncLifetime
         var disable = Latency(output, "disable");
         var policy = Latency(output, "policyRemoved");
         TestContext.Current.TestOutputHelper?.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"revocation latency: key disabled {disable.FromCall} ms from the call ({disable.FromAnswer} ms from its answer); policy removed {policy.FromCall} ms ({policy.FromAnswer} ms)"));
-
-        foreach (var (what, name) in new[] { ("grantAccess with the key disabled", "disabledGrant"), ("new disk with the key disabled", "disabledNewDisk") })
-        {
-            var message = Refusal(output, name, what);
-            ComputeSdkSupport.AssertNames(what, message, keyName, "disabled");
-        }
+            $"revocation latency: key disabled {disable.FromCall} ms from the call ({disable.FromAnswer} ms from its answer); "
+            + $"policy removed {policy.FromCall} ms ({policy.FromAnswer} ms)"));
 
         foreach (var (what, name) in new[] { ("grantAccess with the policy removed", "policyGrant"), ("new disk with the policy removed", "policyNewDisk") })
         {
@@ -48,10 +44,26 @@ public sealed class ComputeRevocationSdkTests : IAsyncLifetime
             ComputeSdkSupport.AssertMentions(what, message, @"\bget\b|wrapkey|unwrapkey|permission|access policy");
         }
 
+        var role = Latency(output, "roleRemoved");
+        TestContext.Current.TestOutputHelper?.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"revocation latency: role assignment deleted {role.FromCall} ms from the call ({role.FromAnswer} ms from its answer)"));
+        var roleMessage = Refusal(output, "roleGrant", "grantAccess with the role removed");
+        ComputeSdkSupport.AssertNames("grantAccess with the role removed", roleMessage, output.GetProperty("rbacKeyName").GetString()!);
+        ComputeSdkSupport.AssertMentions("grantAccess with the role removed", roleMessage, @"unwrapkey|Crypto Service Encryption User|role");
+
         Assert.True(output.GetProperty("intactAfterEnable").GetInt32() > 0);
         Assert.True(output.GetProperty("intactAfterPolicy").GetInt32() > 0);
+        Assert.True(output.GetProperty("intactAfterRole").GetInt32() > 0);
         Assert.InRange(disable.FromCall, 0, MaximumRefusalMilliseconds);
         Assert.InRange(policy.FromCall, 0, MaximumRefusalMilliseconds);
+        Assert.InRange(role.FromCall, 0, MaximumRefusalMilliseconds);
+
+        // Last, so that the checks above report even when one of these fails.
+        foreach (var (what, name) in new[] { ("grantAccess with the key disabled", "disabledGrant"), ("new disk with the key disabled", "disabledNewDisk") })
+        {
+            var message = Refusal(output, name, what);
+            ComputeSdkSupport.AssertNames(what, message, keyName, "disabled");
+        }
     }
 
     private static string Refusal(JsonElement output, string name, string what)

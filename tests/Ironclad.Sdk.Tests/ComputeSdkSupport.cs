@@ -20,7 +20,8 @@ internal static class ComputeSdkSupport
         var variables = new Dictionary<string, string?>(environment) { [Seeds.EnvironmentVariable] = seed.ToString(CultureInfo.InvariantCulture) };
         var result = await server.RunNodeAsync(script, variables, cancellationToken);
         Assert.True(result.Succeeded, $"{script} failed (seed={seed}): {result.Tool.Describe()}");
-        TestContext.Current.TestOutputHelper?.WriteLine($"{script}: {result.Output}");
+        var text = result.Output.ToString();
+        TestContext.Current.TestOutputHelper?.WriteLine($"{script}: {(text.Length > 6000 ? text[..6000] + "…" : text)}");
         return result.Output;
     }
 
@@ -54,13 +55,13 @@ internal static class ComputeSdkSupport
     /// the data directory (copied first, WAL included) is offered to the vault's unwrapkey as the admin;
     /// what unwraps is a DEK. Schema-agnostic on purpose: the test must not know where DEKs are kept.
     /// </summary>
-    public static async Task<IReadOnlyList<byte[]>> RecoverDeksAsync(SdkServer server, Uri vaultUri, IReadOnlyList<string> keyIds,
+    public static async Task<IReadOnlyList<(byte[] Wrapped, byte[] Dek)>> RecoverDeksAsync(SdkServer server, Uri vaultUri, IReadOnlyList<string> keyIds,
         CancellationToken cancellationToken)
     {
         var candidates = WrappedBlobCandidates(server.DataDirectory);
         var token = await KeysTestSupport.VaultTokenAsync(server, cancellationToken);
         using var vault = KeysTestSupport.VaultClient(server, vaultUri);
-        var deks = new List<byte[]>();
+        var deks = new List<(byte[] Wrapped, byte[] Dek)>();
         foreach (var blob in candidates)
         {
             foreach (var kid in keyIds)
@@ -71,13 +72,24 @@ internal static class ComputeSdkSupport
                 response.Dispose();
                 if (status == 200 && json is { } unwrapped)
                 {
-                    deks.Add(FromBase64Url(unwrapped.GetProperty("value").GetString()!));
+                    deks.Add((blob, FromBase64Url(unwrapped.GetProperty("value").GetString()!)));
                     break;
                 }
             }
         }
 
         return deks;
+    }
+
+    /// <summary>DELETE of an ARM resource as the administrator; returns the HTTP status.</summary>
+    public static async Task<int> DeleteAsync(SdkServer server, string resourceId, CancellationToken cancellationToken)
+    {
+        var token = await server.GetTokenAsync(cancellationToken: cancellationToken);
+        using var http = server.CreateHttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Delete, $"{resourceId}?api-version=2026-03-02");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        using var response = await http.SendAsync(request, cancellationToken);
+        return (int)response.StatusCode;
     }
 
     /// <summary>Patterns for a DEK: the whole key, each 32-byte half (an XTS pair), and its base64 / base64url text.</summary>

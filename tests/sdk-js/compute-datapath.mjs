@@ -1,8 +1,9 @@
 // The data path across a server restart (the C# test restarts between the phases and then scans the
 // data directory). IRONCLAD_PHASE=before: a customer-key, a double-encrypted and a platform-key Upload
 // disk, each written through a Write SAS (PUT ?comp=page, 512-aligned) and read back through a Read
-// SAS, and a snapshot of the customer-key disk. IRONCLAD_PHASE=after: every disk and the snapshot
-// read back through a fresh Read SAS.
+// SAS, a snapshot of the customer-key disk, and a customer-key disk the C# test deletes afterwards
+// (crypto-shredding). IRONCLAD_PHASE=after: every disk and the snapshot read back through a fresh
+// Read SAS.
 // Env: IRONCLAD_RG, IRONCLAD_PREFIX, IRONCLAD_SEED (the known data). Prints one JSON summary with the
 // scan patterns (base64) and the customer key ids (to unwrap stored DEKs as the vault admin).
 import assert from "node:assert/strict";
@@ -20,11 +21,14 @@ const disks = {
   cmk: `${prefix}-cmk`,
   double: `${prefix}-double`,
   platform: `${prefix}-pmk`,
+  shred: `${prefix}-shred`,
 };
 
 /** What each disk must hold (the known data of IRONCLAD_SEED). */
 function expected() {
-  return { cmk: writesFor("cmk"), snapshot: writesFor("cmk"), double: writesFor("double"), platform: writesFor("platform") };
+  return {
+    cmk: writesFor("cmk"), snapshot: writesFor("cmk"), double: writesFor("double"), platform: writesFor("platform"), shred: writesFor("shred"),
+  };
 }
 
 async function before() {
@@ -41,6 +45,8 @@ async function before() {
   await verifyData(rg, disks.double, writesFor("double"));
   await uploadDisk(rg, disks.platform, writesFor("platform"));
   await verifyData(rg, disks.platform, writesFor("platform"));
+  // The disk the C# test deletes after the restart (crypto-shredding).
+  await uploadDisk(rg, disks.shred, writesFor("shred"), { set });
 
   // A snapshot of the customer-key disk: it shares the disk's DEK and reads the same data.
   await compute.snapshots.createOrUpdate(rg, `${prefix}-snap`, {
@@ -51,7 +57,7 @@ async function before() {
   const want = expected();
   await verifyData(rg, `${prefix}-snap`, want.snapshot, "snapshots");
 
-  const all = [...want.cmk, ...want.double, ...want.platform];
+  const all = [...want.cmk, ...want.double, ...want.platform, ...want.shred];
   return { seed: SEED, patterns: scanPatterns(all), keyIds: [key.id], vaultUri: vault.properties.vaultUri };
 }
 

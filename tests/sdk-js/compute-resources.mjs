@@ -1,13 +1,14 @@
 // The seed's customer-key story end to end through @azure/arm-compute 25.1.1: a vault with soft
 // delete and purge protection, an RSA key, a set with a system-assigned identity granted by an access
 // policy; a second set on an RBAC vault granted by the Key Vault Crypto Service Encryption User role
-// (refused before the assignment); a versionless keyUrl resolved to the current version; customer-key,
-// platform-key and double-encrypted disks; a snapshot, an image from it and a disk from the image,
+// (refused before the assignment); a set with a user-assigned identity; a versionless keyUrl resolved
+// to the current version; customer-key, platform-key and double-encrypted disks; a snapshot, an image from it and a disk from the image,
 // each reading back the data uploaded into the first disk (SAS).
 // Env: IRONCLAD_RG, IRONCLAD_PREFIX, IRONCLAD_SEED. Prints one JSON summary; throws on any mismatch.
 import assert from "node:assert/strict";
+import { SUB } from "./common.mjs";
 import {
-  ENCRYPTION, ROLES, SEED, assignRole, compute, createEmptyDisk, createSet, customerVault, expectRefusal,
+  ENCRYPTION, ROLES, SEED, assignRole, rm, compute, createEmptyDisk, createSet, customerVault, expectRefusal,
   grantPolicy, uploadDisk, verifyData, writesFor,
   runCompute,
 } from "./compute-common.mjs";
@@ -126,6 +127,22 @@ runCompute(async () => {
   assert.equal(rbacDisk.encryption.diskEncryptionSetId.toLowerCase(), rbacSet.id.toLowerCase());
   await verifyData(rg, rbacDisk.name, rbacWrites);
   result.rbac = { setId: rbacSet.id, principalId: rbacSet.identity.principalId, keyName: rbacKey.name };
+
+  // ── A user-assigned identity (made through the generic resources API), granted before the set ─
+  const identityId = `/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${prefix}-uami`;
+  const identity = await rm.resources.createOrUpdateById(identityId, "2023-01-31", { location: "eastus" });
+  const uamiPrincipal = identity.properties.principalId;
+  assert.match(uamiPrincipal, /^[0-9a-f-]{36}$/);
+  await grantPolicy(vault, uamiPrincipal);
+  const uamiSet = await createSet(rg, `${prefix}-des-uami`, {
+    keyUrl: key.id, vault, identity: { type: "UserAssigned", userAssignedIdentities: { [identityId]: {} } },
+  });
+  assert.equal(uamiSet.identity.type, "UserAssigned");
+  assert.ok(Object.keys(uamiSet.identity.userAssignedIdentities).some(id => id.toLowerCase() === identityId.toLowerCase()));
+  const uamiWrites = writesFor("uami");
+  await uploadDisk(rg, `${prefix}-uami-disk`, uamiWrites, { set: uamiSet });
+  await verifyData(rg, `${prefix}-uami-disk`, uamiWrites);
+  result.userAssigned = { setId: uamiSet.id, principalId: uamiPrincipal };
 
   // RSA 4096 is a valid set key too.
   const bigKey = await keys.createRsaKey(`${prefix}-key-4096`, { keySize: 4096 });

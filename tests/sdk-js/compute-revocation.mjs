@@ -2,13 +2,14 @@
 // updateKeyProperties enabled:false, as the vault admin) → the open Read SAS is refused, a new
 // grantAccess and a new disk are refused with an error naming the key; re-enable → grantAccess works
 // and the data is intact; remove the set's access policy (@azure/arm-keyvault updateAccessPolicy
-// remove) → refused again; add it back → works. The latency from the vault call to the first refused
+// remove) → refused again; add it back → works; on an RBAC vault, deleting the set's Key Vault Crypto
+// Service Encryption User assignment → refused; assigning it again → works. The latency from the vault call to the first refused
 // SAS read is measured by polling the SAS URL every 20 ms.
 // Env: IRONCLAD_RG, IRONCLAD_PREFIX, IRONCLAD_SEED. Prints one JSON summary; throws on any mismatch.
 import assert from "node:assert/strict";
 import { performance } from "node:perf_hooks";
 import {
-  SEED, compute, createEmptyDisk, createSet, customerVault, grantPolicy, outcome, readGrant, removePolicy,
+  ROLES, SEED, assignRole, compute, createEmptyDisk, createSet, customerVault, grantPolicy, outcome, readGrant, removePolicy, removeRole,
   sasRead, uploadDisk, verifyData, writesFor,
   runCompute,
 } from "./compute-common.mjs";
@@ -117,5 +118,23 @@ runCompute(async () => {
   result.policyRestoredAfterMs = again.afterMs;
   await compute.disks.revokeAccess(rg, `${prefix}-b`);
   result.intactAfterPolicy = await verifyData(rg, `${prefix}-a`, writesA) + await verifyData(rg, `${prefix}-b`, writesB);
+
+  // ── RBAC vault: remove the set's Key Vault Crypto Service Encryption User assignment ──
+  const rbac = await customerVault(rg, `${prefix}-kv-rbac`, { rbac: true });
+  const rbacKey = await rbac.keys.createRsaKey(`${prefix}-rbac-key`, { keySize: 2048 });
+  const rbacSet = await createSet(rg, `${prefix}-des-rbac`, { keyUrl: rbacKey.id, vault: rbac.vault });
+  const assignment = await assignRole(rbac.vault.id, rbacSet.identity.principalId, ROLES.cryptoServiceEncryptionUser);
+  const writesC = writesFor("revC");
+  await uploadDisk(rg, `${prefix}-c`, writesC, { set: rbacSet });
+  sas = await readGrant(rg, `${prefix}-c`);
+  result.roleRemoved = await measureRefusal(sas, () => removeRole(rbac.vault.id, assignment));
+  result.roleGrant = await outcome(readGrant(rg, `${prefix}-c`));
+  await compute.disks.revokeAccess(rg, `${prefix}-c`);
+  await assignRole(rbac.vault.id, rbacSet.identity.principalId, ROLES.cryptoServiceEncryptionUser);
+  const roleBack = await grantWhenRestored(`${prefix}-c`);
+  result.roleRestoredAfterMs = roleBack.afterMs;
+  await compute.disks.revokeAccess(rg, `${prefix}-c`);
+  result.intactAfterRole = await verifyData(rg, `${prefix}-c`, writesC);
+  result.rbacKeyName = rbacKey.name;
   return result;
 });

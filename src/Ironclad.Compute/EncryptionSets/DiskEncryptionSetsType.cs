@@ -113,6 +113,11 @@ public sealed partial class DiskEncryptionSetsType : IComputeResourceType, IEncr
                     {
                         set = await _verifier.ReverifyAsync(set, cancellationToken).ConfigureAwait(false) ?? throw NotFound(group, name);
                     }
+                    else if (set.RotationErrorCode is not null)
+                    {
+                        // A failed rotation or re-wrap is retried now (the caller may just have fixed the vault access), not only at the next check.
+                        _queue.Enqueue(set.Id, checkLatestVersion: set.RotationToLatestKeyVersionEnabled);
+                    }
 
                     return new ProviderResult(200, Render(set));
                 }

@@ -64,11 +64,10 @@ public sealed class PlatformKeys : IPlatformKeys, IDisposable
         """,
     ];
 
-    private int _disposed;
     private readonly MetadataDatabase _database;
     private readonly IdentityProvider _identity;
     private readonly IResourceManagerBootstrap _bootstrap;
-    private readonly ResourceGroupService _groups;
+    private readonly Func<ResourceGroupService> _groups;
     private readonly VaultsProvider _vaults;
     private readonly VaultKeyClient _client;
     private readonly IDataKeyStore _store;
@@ -78,9 +77,11 @@ public sealed class PlatformKeys : IPlatformKeys, IDisposable
     private readonly ConcurrentDictionary<string, RegionRecord> _regions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Task> _rewraps = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
+    private int _disposed;
 
+    /// <param name="groups">Resolved late: resource groups know every provider, Compute (and so this class) included.</param>
     public PlatformKeys(
-        MetadataDatabase database, IdentityProvider identity, IResourceManagerBootstrap bootstrap, ResourceGroupService groups,
+        MetadataDatabase database, IdentityProvider identity, IResourceManagerBootstrap bootstrap, Func<ResourceGroupService> groups,
         VaultsProvider vaults, VaultKeyClient client, IDataKeyStore store, Func<IDataKeyService> dataKeys, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(database);
@@ -170,9 +171,9 @@ public sealed class PlatformKeys : IPlatformKeys, IDisposable
     public Task WaitForRewrapAsync(string region) =>
         _rewraps.TryGetValue(NormalizeRegion(region), out var task) ? task : Task.CompletedTask;
 
+    /// <summary>Stops background re-wraps; idempotent (the container may dispose it under each of its registrations).</summary>
     public void Dispose()
     {
-        // DI disposes this twice (registered as PlatformKeys and, forwarded, as IPlatformKeys).
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
@@ -300,7 +301,7 @@ public sealed class PlatformKeys : IPlatformKeys, IDisposable
     /// <summary>Creates (or, after a crash mid-way, re-applies) the region's vault; a name a customer took meanwhile is replaced by a fresh one.</summary>
     private RegionRecord EnsureVault(PlatformAccount account, RegionRecord record)
     {
-        _groups.CreateOrUpdate(account.SubscriptionId, record.ResourceGroup, record.Region,
+        _groups().CreateOrUpdate(account.SubscriptionId, record.ResourceGroup, record.Region,
             new Dictionary<string, string> { ["ironclad-platform"] = "keys" }, managedBy: null);
         var caller = new CallerIdentity(account.TenantId, account.OwnerObjectId, account.OwnerAppId, "https://management.azure.com/", PrincipalType.ServicePrincipal);
         for (var attempt = 0; ; attempt++)

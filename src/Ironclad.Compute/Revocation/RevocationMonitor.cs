@@ -40,6 +40,7 @@ public sealed partial class RevocationMonitor : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly TimeSpan _recheckInterval;
+    private readonly Action<Guid>? _forgetIdentityTokens;
     private readonly Channel<KeyAccessSignal?> _work = Channel.CreateUnbounded<KeyAccessSignal?>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
     private IDisposable? _subscription;
@@ -49,8 +50,10 @@ public sealed partial class RevocationMonitor : IAsyncDisposable
     public RevocationMonitor(
         KeyAccessSignals signals, IDiskSessions sessions, DiskAccessGrants grants, IDataKeyService dataKeys, IDataKeyStore dataKeyStore,
         IEncryptionSetDirectory sets, IPlatformKeys platformKeys, IVaultDirectory vaults, IDiskDirectory disks,
-        TimeProvider time, ILogger<RevocationMonitor> logger, TimeSpan recheckInterval)
+        TimeProvider time, ILogger<RevocationMonitor> logger, TimeSpan recheckInterval, Action<Guid>? forgetIdentityTokens = null)
     {
+        // A deleted identity's cached vault token would still be honoured until it expires: drop it first.
+        _forgetIdentityTokens = forgetIdentityTokens;
         _signals = signals ?? throw new ArgumentNullException(nameof(signals));
         _sessions = sessions ?? throw new ArgumentNullException(nameof(sessions));
         _grants = grants ?? throw new ArgumentNullException(nameof(grants));
@@ -111,9 +114,14 @@ public sealed partial class RevocationMonitor : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    // On the publisher's thread (a vault request): only queue.
+    // On the publisher's thread (a vault request): only queue (and drop a deleted identity's cached token).
     private void OnSignal(KeyAccessSignal signal)
     {
+        if (signal.Kind == KeyAccessSignalKind.IdentityDeleted && signal.PrincipalId is { } deleted)
+        {
+            _forgetIdentityTokens?.Invoke(deleted);
+        }
+
         if (signal.Kind is KeyAccessSignalKind.KeyChanged or KeyAccessSignalKind.AccessChanged
             or KeyAccessSignalKind.IdentityDeleted or KeyAccessSignalKind.VaultChanged)
         {

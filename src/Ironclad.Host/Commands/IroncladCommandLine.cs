@@ -23,6 +23,10 @@ internal static class IroncladCommandLine
             Cli.MonitorCommand.Create(),
             Cli.AdCommand.Create(),
             Cli.IdentityCommand.Create(),
+            Cli.DiskEncryptionSetCommand.Create(),
+            Cli.DiskCommand.CreateDisk(),
+            Cli.DiskCommand.CreateSnapshot(),
+            Cli.DiskCommand.CreateImage(),
         };
         return root;
     }

@@ -134,19 +134,20 @@ internal sealed class ServerCommand : Command
         HelpName = "PATH",
     };
 
-    public Option<int> PlatformKeyRotationOption { get; } = new("--platform-key-rotation-days")
+    public Option<double> PlatformKeyRotationOption { get; } = new("--platform-key-rotation-days")
     {
         Description = "Rotate each region's platform key (the key that wraps the DEKs of disks without a customer key) when its "
-            + "current version is this many days old; the DEKs are re-wrapped in the background (at least 1; default 90).",
+            + "current version is this many days old; the DEKs are re-wrapped in the background (default 90; fractions allowed, more than 0).",
         HelpName = "DAYS",
-        DefaultValueFactory = _ => (int)ServerSettings.DefaultPlatformKeyRotation.TotalDays,
+        DefaultValueFactory = _ => ServerSettings.DefaultPlatformKeyRotation.TotalDays,
         Validators =
         {
             result =>
             {
-                if (result.GetValueOrDefault<int>() < 1)
+                var days = result.GetValueOrDefault<double>();
+                if (!(days > 0 && days <= 36500))
                 {
-                    result.AddError("The option '--platform-key-rotation-days' must be a whole number of days, at least 1.");
+                    result.AddError("The option '--platform-key-rotation-days' must be a number of days greater than 0 (at most 36500), e.g. 90 or 0.5.");
                 }
             },
         },

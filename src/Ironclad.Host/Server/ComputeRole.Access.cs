@@ -6,6 +6,7 @@ using Ironclad.Compute.Access;
 using Ironclad.Compute.DataKeys;
 using Ironclad.Compute.Disks;
 using Ironclad.Compute.EncryptionSets;
+using Ironclad.Compute.KeyAccess;
 using Ironclad.Compute.Platform;
 using Ironclad.Compute.Revocation;
 using Ironclad.Compute.Sessions;
@@ -51,7 +52,8 @@ internal static partial class ComputeRole
                 provider.GetRequiredService<IDataKeyService>(), provider.GetRequiredService<IDataKeyStore>(), provider.GetRequiredService<IEncryptionSetDirectory>(),
                 provider.GetRequiredService<IPlatformKeys>(), provider.GetRequiredService<IVaultDirectory>(), provider.GetRequiredService<IDiskDirectory>(),
                 provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILoggerFactory>().CreateLogger<RevocationMonitor>(),
-                settings.KeyRecheckInterval));
+                settings.KeyRecheckInterval,
+                provider.GetService<ManagedIdentityVaultTokens>() is { } tokens ? tokens.Forget : null));
         }
 
         services.AddHostedService(provider => new AccessStarter(

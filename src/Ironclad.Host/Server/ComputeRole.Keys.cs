@@ -22,8 +22,12 @@ namespace Ironclad.Host.Server;
 
 internal static partial class ComputeRole
 {
-    /// <summary>How often the server checks whether a region's platform key is due for rotation.</summary>
-    public static readonly TimeSpan PlatformRotationCheckInterval = TimeSpan.FromHours(1);
+    /// <summary>How often, at most, the server checks whether a region's platform key is due for rotation.</summary>
+    public static readonly TimeSpan PlatformRotationCheckIntervalMax = TimeSpan.FromHours(1);
+
+    /// <summary>A tenth of the rotation period, between 1 s and an hour: a short period (tests) is kept closely.</summary>
+    private static TimeSpan PlatformRotationCheckInterval(TimeSpan rotation) =>
+        TimeSpan.FromTicks(Math.Clamp(rotation.Ticks / 10, TimeSpan.TicksPerSecond, PlatformRotationCheckIntervalMax.Ticks));
 
     private static void AddKeys(IServiceCollection services, ServerSettings settings, DataDirectory dataDirectory)
     {
@@ -47,7 +51,7 @@ internal static partial class ComputeRole
         {
             var platform = new PlatformKeys(
                 provider.GetRequiredService<MetadataDatabase>(), provider.GetRequiredService<IdentityProvider>(),
-                provider.GetRequiredService<IResourceManagerBootstrap>(), provider.GetRequiredService<ResourceGroupService>(),
+                provider.GetRequiredService<IResourceManagerBootstrap>(), provider.GetRequiredService<ResourceGroupService>,
                 provider.GetRequiredService<VaultsProvider>(), provider.GetRequiredService<VaultKeyClient>(),
                 provider.GetRequiredService<IDataKeyStore>(), provider.GetRequiredService<IDataKeyService>, provider.GetRequiredService<TimeProvider>());
             var logger = provider.GetRequiredService<ILoggerFactory>().CreateLogger("Ironclad.Compute.PlatformKeys");
@@ -90,7 +94,7 @@ internal static partial class ComputeRole
     {
         protected override async Task ExecuteAsync(CancellationToken stoppingToken)
         {
-            using var timer = new PeriodicTimer(PlatformRotationCheckInterval, time);
+            using var timer = new PeriodicTimer(PlatformRotationCheckInterval(maxAge), time);
             do
             {
                 try

@@ -7,6 +7,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ironclad.Testing;
 using Ironclad.Testing.Processes;
+using Microsoft.Data.Sqlite;
 
 namespace Ironclad.Compute.Tests.EncryptionSets;
 
@@ -219,6 +220,62 @@ public sealed class SetsServer : IAsyncDisposable
         _vaultToken ??= await TokenAsync(VaultScope, cancellationToken);
         using var http = CaTrust.CreateHttpClient(Server.Endpoints.CaCertificate, vaultUri);
         return await SendAsync(http, method, pathAndQuery, _vaultToken, body, cancellationToken);
+    }
+
+    public string DiskPath(string name, string type = "disks") => $"{GroupId}/providers/Microsoft.Compute/{type}/{name}?{ArmApi}";
+
+    /// <summary>An empty 1 GiB disk encrypted through <paramref name="setId"/>; returns (id, uniqueId).</summary>
+    public async Task<(string Id, string UniqueId)> CreateDiskAsync(string name, string setId, string encryptionType = "EncryptionAtRestWithCustomerKey",
+        CancellationToken cancellationToken = default)
+    {
+        var disk = await ArmOkAsync(HttpMethod.Put, DiskPath(name), new JsonObject
+        {
+            ["location"] = "eastus",
+            ["sku"] = new JsonObject { ["name"] = "Premium_LRS" },
+            ["properties"] = new JsonObject
+            {
+                ["creationData"] = new JsonObject { ["createOption"] = "Empty" },
+                ["diskSizeGB"] = 1,
+                ["encryption"] = new JsonObject { ["type"] = encryptionType, ["diskEncryptionSetId"] = setId },
+            },
+        }, cancellationToken);
+        return (disk.GetProperty("id").GetString()!, disk.GetProperty("properties").GetProperty("uniqueId").GetString()!);
+    }
+
+    /// <summary>A full snapshot of <paramref name="diskId"/> through the same set; returns its id.</summary>
+    public async Task<string> CreateSnapshotAsync(string name, string diskId, string setId, CancellationToken cancellationToken = default)
+    {
+        var snapshot = await ArmOkAsync(HttpMethod.Put, DiskPath(name, "snapshots"), new JsonObject
+        {
+            ["location"] = "eastus",
+            ["sku"] = new JsonObject { ["name"] = "Standard_LRS" },
+            ["properties"] = new JsonObject
+            {
+                ["creationData"] = new JsonObject { ["createOption"] = "Copy", ["sourceResourceId"] = diskId },
+                ["encryption"] = new JsonObject { ["type"] = "EncryptionAtRestWithCustomerKey", ["diskEncryptionSetId"] = setId },
+            },
+        }, cancellationToken);
+        return snapshot.GetProperty("id").GetString()!;
+    }
+
+    /// <summary>
+    /// The wrapped-DEK rows of the server's metadata database (read-only, while it runs): kind 1 = customer
+    /// (with its set), 0 = platform; the kid that wraps each. Only the kid is read, never the wrapped bytes.
+    /// </summary>
+    public IReadOnlyList<(string VolumeId, long Layer, long Kind, string? SetId, string Kid)> DataKeyRows()
+    {
+        using var connection = new SqliteConnection($"Data Source={Path.Combine(DataDirectory, "metadata.db")};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT volume_id, layer, kind, encryption_set_id, kid FROM compute_data_keys ORDER BY volume_id, layer";
+        var rows = new List<(string, long, long, string?, string)>();
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            rows.Add((reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetString(4)));
+        }
+
+        return rows;
     }
 
     /// <summary>A set body: identity, encryptionType, activeKey (+ rotation when given).</summary>
