@@ -84,6 +84,14 @@ runCompute(async () => {
   assert.equal(fromImage.provisioningState, "Succeeded");
   assert.equal(fromImage.encryption.diskEncryptionSetId.toLowerCase(), set.id.toLowerCase());
   await verifyData(rg, fromImage.name, writes);
+  // Seed: a disk from a customer-key image keeps that key when it names none.
+  const inherited = await compute.disks.createOrUpdate(rg, `${prefix}-from-image-inherit`, {
+    location: "eastus", sku: { name: "Premium_LRS" },
+    creationData: { createOption: "FromImage", imageReference: { id: image.id } },
+  });
+  assert.equal(inherited.encryption.type, ENCRYPTION.customer, "a disk from a customer-key image stays customer-key");
+  assert.equal(inherited.encryption.diskEncryptionSetId.toLowerCase(), set.id.toLowerCase());
+  await verifyData(rg, inherited.name, writes);
   // An image straight from the managed disk too.
   const imageFromDisk = await compute.images.createOrUpdate(rg, `${prefix}-image-disk`, {
     location: "eastus",

@@ -155,19 +155,17 @@ internal sealed class DiskEncryptionPolicy
         }
     }
 
-    /// <summary>The ARM error for a vault refusal while wrapping or unwrapping a disk's data key; <paramref name="doing"/> says what we were doing.</summary>
-    public static ArmException KeyError(KeyAccessException exception, DiskEncryption encryption, string doing)
+    /// <summary>
+    /// The ARM error for a vault refusal while wrapping or unwrapping a disk's data key; <paramref name="doing"/> says what
+    /// we were doing (and under which encryption); the vault client's message names the identity and the missing permission.
+    /// </summary>
+    public static ArmException KeyError(KeyAccessException exception, string doing)
     {
         ArgumentNullException.ThrowIfNull(exception);
-        ArgumentNullException.ThrowIfNull(encryption);
-        var who = encryption.EncryptionSetId is { } set ? $"the identity of disk encryption set '{set}'" : "the platform identity";
-        var missing = exception.MissingPermission is { } permission
-            ? $" It lacks the '{permission}' key permission: grant get, wrapKey and unwrapKey (access policy) or the role Key Vault Crypto Service Encryption User on the vault."
-            : "";
         // One table of codes for every key refusal of a disk operation (shared with SAS access and revocation).
         var (status, code) = KeyAccessErrors.CodeOf(exception.Failure);
         return new ArmException(status, code,
-            $"Could not {doing}: {who} cannot use the key {exception.KeyUrl} ({exception.Failure}): {exception.Message}{missing}");
+            $"Could not {doing}: the key {exception.KeyUrl} cannot be used ({exception.Failure}): {exception.Message}");
     }
 
     private static string CanonicalType(string type) =>
@@ -213,7 +211,7 @@ internal sealed class DiskEncryptionPolicy
         }
         catch (KeyAccessException e)
         {
-            throw KeyError(e, DiskEncryption.Platform, $"get the platform key of region '{region}'");
+            throw KeyError(e, $"get the platform key of region '{region}'");
         }
     }
 }

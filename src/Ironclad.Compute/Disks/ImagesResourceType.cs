@@ -222,7 +222,7 @@ public sealed class ImagesResourceType : IComputeResourceType
             }
             catch (KeyAccessException e)
             {
-                throw DiskEncryptionPolicy.KeyError(e, encryption, $"re-encrypt {spec.Path} ({sourceEncryption.Describe()}) under {encryption.Describe()}");
+                throw DiskEncryptionPolicy.KeyError(e, $"re-encrypt {spec.Path} ({sourceEncryption.Describe()}) under {encryption.Describe()}");
             }
         }
 

@@ -330,7 +330,7 @@ public sealed class ManagedDisksResourceType : IComputeResourceType
         catch (KeyAccessException e)
         {
             // Either the source's key (unwrap) or the new one (wrap) was refused; the message names which.
-            throw DiskEncryptionPolicy.KeyError(e, encryption, $"re-encrypt the source ({sourceEncryption.Describe()}) under {encryption.Describe()}");
+            throw DiskEncryptionPolicy.KeyError(e, $"re-encrypt the source ({sourceEncryption.Describe()}) under {encryption.Describe()}");
         }
     }
 
@@ -343,7 +343,7 @@ public sealed class ManagedDisksResourceType : IComputeResourceType
         }
         catch (KeyAccessException e)
         {
-            throw DiskEncryptionPolicy.KeyError(e, encryption, $"wrap the new {Noun}'s data key");
+            throw DiskEncryptionPolicy.KeyError(e, $"wrap the new {Noun}'s data key under {encryption.Describe()}");
         }
     }
 
@@ -458,7 +458,7 @@ public sealed class ManagedDisksResourceType : IComputeResourceType
         }
         catch (KeyAccessException e)
         {
-            throw DiskEncryptionPolicy.KeyError(e, to, $"re-wrap the data key of {Noun} '{disk.Name}' from {from.Describe()} to {to.Describe()}");
+            throw DiskEncryptionPolicy.KeyError(e, $"re-wrap the data key of {Noun} '{disk.Name}' from {from.Describe()} to {to.Describe()}");
         }
     }
 
@@ -521,7 +521,7 @@ public sealed class ManagedDisksResourceType : IComputeResourceType
         }
         catch (KeyAccessException e)
         {
-            throw DiskEncryptionPolicy.KeyError(e, new DiskEncryption(disk.EncryptionType, disk.EncryptionSetId), $"open {Noun} '{disk.Name}' for SAS access");
+            throw DiskEncryptionPolicy.KeyError(e, $"open {Noun} '{disk.Name}' ({disk.EncryptionType}) for SAS access");
         }
 
         return new ProviderResult(200, new JsonObject { ["accessSAS"] = sas.AbsoluteUri });
