@@ -1,6 +1,6 @@
 // Turns a vault's refusal (KeyAccessException) into the ARM error a caller of a disk operation sees:
-// one code per failure kind, and the vault client's message, which names the key and what is
-// missing. Invariant: the message never carries a token, a DEK or wrapped bytes — only the key URL,
+// one code per failure kind, shared by every Compute operation (the disks type maps through CodeOf),
+// and the vault client's message, which names the key and what is missing. Invariant: the message never carries a token, a DEK or wrapped bytes — only the key URL,
 // the identity and the permission (what KeyAccessException guarantees).
 using Ironclad.Compute.KeyAccess;
 using Ironclad.ResourceManager.Providers;
