@@ -2,7 +2,9 @@
 // target and stored as the wrapped bytes + the exact key version used. Unwrapping asks, every time,
 // who acts for the layer now (the set's current identity, the region's platform identity).
 // Invariants: every plaintext DEK byte array this code touches is pinned and zeroed after use; a
-// failure to wrap any layer stores nothing; a re-wrap never changes the DEK (so no data rewrite).
+// failure to wrap any layer stores nothing; a re-wrap never changes the DEK (so no data rewrite);
+// nothing is stored that the target cannot unwrap again now (each new wrap is proved by an unwrap,
+// so a disabled key or an identity without unwrapKey refuses the disk instead of orphaning it).
 using System.Security.Cryptography;
 using Ironclad.Compute.EncryptionSets;
 using Ironclad.Compute.KeyAccess;
@@ -50,6 +52,7 @@ public sealed class DataKeyService : IDataKeyService
                 var key = DataKey.Generate();
                 keys.Add(key);
                 var wrapped = await WrapAsync(key, target, cancellationToken);
+                await ProveUnwrapAsync(key, target, wrapped, cancellationToken);
                 records.Add(Record(volumeId, layer, target, wrapped, revision: 1));
             }
 
@@ -120,6 +123,7 @@ public sealed class DataKeyService : IDataKeyService
                 ?? throw new InvalidOperationException($"Volume {volumeId:D} has no {layer} data key.");
             using var key = await UnwrapRecordAsync(current, cancellationToken);
             var wrapped = await WrapAsync(key, target, cancellationToken);
+            await ProveUnwrapAsync(key, target, wrapped, cancellationToken);
             var replacement = Record(volumeId, layer, target, wrapped, current.Revision + 1);
             if (_store.TryReplace(replacement, current.Revision))
             {
@@ -151,6 +155,29 @@ public sealed class DataKeyService : IDataKeyService
         finally
         {
             CryptographicOperations.ZeroMemory(plaintext);
+        }
+    }
+
+    /// <summary>
+    /// Unwraps a fresh wrap as the target's identity and checks it gives back the DEK. The vault lets
+    /// wrapKey through on a disabled key (it only needs the public key), so this is what refuses a new
+    /// disk, copy or re-wrap under a disabled key or an identity that lacks unwrapKey.
+    /// </summary>
+    private async Task ProveUnwrapAsync(DataKey key, KeyEncryptionTarget target, WrappedKey wrapped, CancellationToken cancellationToken)
+    {
+        var unwrapped = await _vault.UnwrapKeyAsync(target.PrincipalId, wrapped, cancellationToken);
+        try
+        {
+            var same = key.UseBytes(unwrapped, static (bytes, back) => bytes.Length == back.Length && CryptographicOperations.FixedTimeEquals(bytes, back));
+            if (!same)
+            {
+                throw new KeyAccessException(KeyAccessFailure.Other, wrapped.Kid.ToString(),
+                    $"The vault did not unwrap the data key wrapped under '{wrapped.Kid}' to the same value; nothing was stored.");
+            }
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(unwrapped);
         }
     }
 
