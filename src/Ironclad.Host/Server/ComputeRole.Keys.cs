@@ -116,19 +116,8 @@ internal static partial class ComputeRole
                     LogPlatformRotationFailed(logger, e);
                 }
             }
-            while (await NextTickAsync(timer, stoppingToken));
+            while (await PeriodicTicks.NextTickAsync(timer, stoppingToken));
         }
 
-        private static async Task<bool> NextTickAsync(PeriodicTimer timer, CancellationToken stoppingToken)
-        {
-            try
-            {
-                return await timer.WaitForNextTickAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return false;
-            }
-        }
     }
 }

@@ -100,7 +100,7 @@ internal static partial class KeyVaultDataPlaneRole
         protected override async Task ExecuteAsync(CancellationToken stoppingToken)
         {
             using var timer = new PeriodicTimer(MaintenanceInterval, time);
-            while (await NextTickAsync(timer, stoppingToken))
+            while (await PeriodicTicks.NextTickAsync(timer, stoppingToken))
             {
                 try
                 {
@@ -139,16 +139,5 @@ internal static partial class KeyVaultDataPlaneRole
             }
         }
 
-        private static async Task<bool> NextTickAsync(PeriodicTimer timer, CancellationToken stoppingToken)
-        {
-            try
-            {
-                return await timer.WaitForNextTickAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return false;
-            }
-        }
     }
 }

@@ -74,20 +74,8 @@ internal static partial class KeyVaultRole
                     LogSweepFailed(logger, e);
                 }
             }
-            while (await NextTickAsync(timer, stoppingToken));
+            while (await PeriodicTicks.NextTickAsync(timer, stoppingToken));
         }
 
-        /// <summary>False once the server is stopping (also when it stops during startup): the sweep just ends.</summary>
-        private static async Task<bool> NextTickAsync(PeriodicTimer timer, CancellationToken stoppingToken)
-        {
-            try
-            {
-                return await timer.WaitForNextTickAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return false;
-            }
-        }
     }
 }
