@@ -1,7 +1,8 @@
 // Wires Microsoft.Compute into `ironclad server`: the one provider (ComputeProvider) over its resource
 // types, and the services behind them, one file per area — ComputeRole.Keys.cs (vault client, data
 // keys, platform keys), ComputeRole.EncryptionSets.cs (sets, rotation), ComputeRole.Disks.cs (disks,
-// snapshots, images), ComputeRole.Access.cs (sessions, SAS grants, revocation and its signal bridge).
+// snapshots, images), ComputeRole.Access.cs (sessions, SAS grants, revocation and its signal bridge), ComputeRole.Marketplace.cs,
+// ComputeRole.VirtualMachines.cs, ComputeRole.VmRuntime.cs (NBD exports of running VMs), ComputeRole.ScaleSets.cs.
 using Ironclad.Compute;
 using Ironclad.Compute.Revocation;
 using Ironclad.Host.Data;
@@ -30,6 +31,10 @@ internal static partial class ComputeRole
         AddEncryptionSets(services, settings);
         AddDisks(services, settings);
         AddAccess(services, settings);
+        AddMarketplace(services, settings);
+        AddVirtualMachines(services, settings);
+        AddVmRuntime(services, settings);
+        AddScaleSets(services, settings);
 
         services.AddSingleton(provider => new ComputeProvider(provider.GetServices<IComputeResourceType>()));
         services.AddSingleton<IResourceProvider>(provider => provider.GetRequiredService<ComputeProvider>());
