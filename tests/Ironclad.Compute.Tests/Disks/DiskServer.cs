@@ -41,6 +41,24 @@ public abstract class DiskServer : IAsyncLifetime
     public async ValueTask InitializeAsync() =>
         _server = await IroncladServer.StartAsync(DataDirectory, ["--vault-ports", VaultPorts], cancellationToken: TestContext.Current.CancellationToken);
 
+    /// <summary>
+    /// Stops the server (SIGTERM, as an operator would), runs <paramref name="whileStopped"/> (e.g. a plaintext scan of the
+    /// data directory, whose files the server locks) and starts it again on it: new HTTPS and NBD ports, same vault ports.
+    /// </summary>
+    public async Task RestartAsync(Action? whileStopped = null)
+    {
+        if (_server is not null)
+        {
+            Assert.Equal(0, await _server.StopAsync());
+            await _server.DisposeAsync();
+            _server = null;
+        }
+
+        whileStopped?.Invoke();
+
+        await InitializeAsync();
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_server is not null)
