@@ -1,6 +1,6 @@
 // Compute wiring, part Disks: the disks, snapshots and images resource types over one disk directory
 // (component "compute-disks" of the metadata database) and the volume store. Invariant: the directory
-// depends on nothing but the database, and the types resolve data keys, platform keys, sets
+// depends on nothing but the database, and the types resolve data keys, platform keys, sets,
 // SAS grants, marketplace images and VMs on first use, so those may depend on the directory (or on Resource Manager) without a cycle.
 using Ironclad.Compute;
 using Ironclad.Compute.Access;
