@@ -14,7 +14,9 @@ public sealed class VmCliServer() : KeyVaultCliServer("26400-26419")
     private readonly SemaphoreSlim _setLock = new(1, 1);
     private (string Group, string Vault, string Kid, string Set)? _set;
 
-    public const string Urn = "Canonical:ubuntu-24_04-lts:server:latest";
+    public const string Urn = "Ironclad:minimal:v1:latest";
+
+    public const string UbuntuUrn = "Canonical:ubuntu-24_04-lts:server:latest";
 
     /// <summary>A group with a purge-protected vault, an RSA key and a set whose identity may get/wrapKey/unwrapKey (made once).</summary>
     internal async Task<(string Group, string Vault, string Kid, string Set)> SetAsync()
@@ -73,7 +75,7 @@ public sealed class VmCliTests(VmCliServer server) : IClassFixture<VmCliServer>
     public async Task A_VM_from_a_marketplace_image_with_customer_key_disks_is_shown_powered_and_deleted()
     {
         var (group, _, _, set) = await server.SetAsync();
-        var vm = (await Cli.RunAsync("vm", "create", "-n", "vm1", "-g", group, "--image", VmCliServer.Urn, "--os-disk-encryption-set", set,
+        var vm = (await Cli.RunAsync("vm", "create", "-n", "vm1", "-g", group, "--image", VmCliServer.UbuntuUrn, "--os-disk-encryption-set", set,
             "--data-disk-sizes-gb", "1", "2", "--data-disk-encryption-sets", set, "--admin-password", "Not-printed-7")).Succeeded();
         Assert.DoesNotContain("Not-printed-7", vm.StandardOutput, StringComparison.Ordinal);
         var created = vm.Json();

@@ -405,9 +405,32 @@ internal static class VmCommand
         });
     }
 
-    private static Task<JsonNode?> PatchDataDisksAsync(CliInvocation call, string path, JsonArray disks, CancellationToken ct) =>
-        call.Connection.SendAsync(HttpMethod.Patch, path, VmApiVersion,
-            new JsonObject { ["properties"] = new JsonObject { ["storageProfile"] = new JsonObject { ["dataDisks"] = disks } } }, ct);
+    /// <summary>
+    /// PATCHes the VM's dataDisks to <paramref name="disks"/>. Disks it already has are sent as
+    /// {lun, createOption Attach, managedDisk.id, caching, deleteOption}: the rendered createOption
+    /// (Empty, FromImage) with an id would ask for a new disk.
+    /// </summary>
+    private static Task<JsonNode?> PatchDataDisksAsync(CliInvocation call, string path, JsonArray disks, CancellationToken ct)
+    {
+        var sent = new JsonArray();
+        foreach (var disk in disks)
+        {
+            if (CliOutput.Select(disk, "managedDisk.id") is { Length: > 0 } id)
+            {
+                var entry = new JsonObject { ["lun"] = disk!["lun"]!.DeepClone(), ["createOption"] = "Attach", ["managedDisk"] = new JsonObject { ["id"] = id } };
+                SetIfGiven(entry, "caching", CliOutput.Select(disk, "caching"));
+                SetIfGiven(entry, "deleteOption", CliOutput.Select(disk, "deleteOption"));
+                sent.Add(entry);
+            }
+            else
+            {
+                sent.Add(disk?.DeepClone());
+            }
+        }
+
+        return call.Connection.SendAsync(HttpMethod.Patch, path, VmApiVersion,
+            new JsonObject { ["properties"] = new JsonObject { ["storageProfile"] = new JsonObject { ["dataDisks"] = sent } } }, ct);
+    }
 
     // ── nbd-credentials ───────────────────────────────────────────────────────────────────────
 
