@@ -237,6 +237,20 @@ public sealed class VmCliTests(VmCliServer server) : IClassFixture<VmCliServer>
         (await Cli.RunAsync("vm", "start", "-n", "vm4", "-g", group)).Succeeded();
         Assert.Equal("running", PowerCode((await Cli.RunAsync("vm", "show", "-n", "vm4", "-g", group, "-d")).Succeeded().Json()));
         (await Cli.RunAsync("vm", "delete", "-n", "vm4", "-g", group)).Succeeded();
+
+        // A VM that boots from an existing disk and attaches another: both stay (Detach) when it goes.
+        var imageId = Text(created, "properties.storageProfile.imageReference.id");
+        (await Cli.RunAsync("disk", "create", "-n", "boot", "-g", group, "-l", "eastus", "--image-reference", imageId, "--disk-encryption-set", set)).Succeeded();
+        (await Cli.RunAsync("disk", "create", "-n", "data9", "-g", group, "-l", "eastus", "--size-gb", "1", "--disk-encryption-set", set)).Succeeded();
+        var attached = (await Cli.RunAsync("vm", "create", "-n", "vm5", "-g", group, "--attach-os-disk", "boot", "--attach-data-disks", "data9")).Succeeded().Json();
+        Assert.Equal("Attach", Text(attached, "properties.storageProfile.osDisk.createOption"));
+        Assert.EndsWith("/disks/data9", Text(attached["properties"]!["storageProfile"]!["dataDisks"]![0], "managedDisk.id"), StringComparison.OrdinalIgnoreCase);
+        Assert.Equal("running", PowerCode((await Cli.RunAsync("vm", "show", "-n", "vm5", "-g", group, "-d")).Succeeded().Json()));
+        (await Cli.RunAsync("vm", "delete", "-n", "vm5", "-g", group)).Succeeded();
+        foreach (var disk in new[] { "boot", "data9" })
+        {
+            Assert.Equal("Unattached", Text((await Cli.RunAsync("disk", "show", "-g", group, "-n", disk)).Succeeded().Json(), "properties.diskState"));
+        }
     }
 
     [Fact]
