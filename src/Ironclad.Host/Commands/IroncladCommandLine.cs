@@ -27,6 +27,8 @@ internal static class IroncladCommandLine
             Cli.DiskCommand.CreateDisk(),
             Cli.DiskCommand.CreateSnapshot(),
             Cli.DiskCommand.CreateImage(),
+            Cli.VmCommand.Create(),
+            Cli.VmssCommand.Create(),
         };
         return root;
     }
