@@ -5,9 +5,9 @@
 // or another certificate of the same CA) is refused; a VM made from a snapshot → custom image of the OS
 // disk sees the data; another VM's certificate does not open this VM's disks. At the end the server is
 // stopped and its data directory scanned for the data and for every DEK the vault admin can unwrap.
+using System.Text.Json;
 using Ironclad.Testing;
 using Ironclad.Testing.Processes;
-using System.Text.Json;
 using static Ironclad.Sdk.Tests.VmNbd;
 
 namespace Ironclad.Sdk.Tests;
