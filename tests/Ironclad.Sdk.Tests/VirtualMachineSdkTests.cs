@@ -41,9 +41,15 @@ public sealed class VirtualMachineSdkTests : IAsyncLifetime
         var keyName = created.GetProperty("keyName").GetString()!;
         Assert.Equal("EncryptionAtRestWithCustomerKey", created.GetProperty("osDisk").GetProperty("encryption").GetString());
 
-        // ── Write through the VM's exports: qemu-io into the OS disk and the data disk, nbdcopy a file into the data disk.
+        // ── The OS disk is the marketplace image, re-encrypted under the set's key: nbdcopy it out and find
+        // the GPT header and /IRONCLAD.TXT naming the version "latest" resolved to.
         var os = VmExport.From(created.GetProperty("view"), "/os", certificates);
         var data = VmExport.From(created.GetProperty("view"), "/lun/0", certificates);
+        var imageId = created.GetProperty("osDisk").GetProperty("imageId").GetString()!;
+        var version = imageId[(imageId.LastIndexOf('/') + 1)..];
+        await AssertMarketplaceContentAsync(os, $"offer: ubuntu-24_04-lts\nsku: server\nversion: {version}\n", cancellationToken);
+
+        // ── Write through the VM's exports: qemu-io into the OS disk and the data disk, nbdcopy a file into the data disk.
         var osData = KnownData(seed, "os", 256 * 1024);
         var diskData = KnownData(seed, "data", 192 * 1024 + 512);
         var copied = KnownData(seed, "nbdcopy", 1 << 20);
@@ -151,6 +157,31 @@ public sealed class VirtualMachineSdkTests : IAsyncLifetime
         await AssertReadsAsync($"data disk, {when}", data, DataOffset, diskData, seed, cancellationToken);
         await AssertReadsAsync($"data disk (nbdcopy), {when}", data, 0, copied[..(128 * 1024)], seed, cancellationToken);
         await AssertReadsAsync($"data disk (nbdcopy, last bytes), {when}", data, copied.Length - 4096, copied[^4096..], seed, cancellationToken);
+    }
+
+    private async Task AssertMarketplaceContentAsync(VmExport os, string marker, CancellationToken cancellationToken)
+    {
+        var file = _scratch.Combine("os-disk.raw");
+        await CopyOutAsync(os, file, cancellationToken);
+        var needle = System.Text.Encoding.ASCII.GetBytes(marker);
+        var found = -1L;
+        using (var handle = File.OpenHandle(file))
+        {
+            var length = RandomAccess.GetLength(handle);
+            var header = new byte[8];
+            await RandomAccess.ReadAsync(handle, header, 512, cancellationToken);
+            Assert.True(header.AsSpan().SequenceEqual("EFI PART"u8), $"the OS disk ({length} bytes) has no GPT header at LBA 1");
+            var buffer = new byte[(16 << 20) + needle.Length];
+            for (long at = 0; at < length && found < 0; at += 16 << 20)
+            {
+                var read = await RandomAccess.ReadAsync(handle, buffer, at, cancellationToken);
+                var index = buffer.AsSpan(0, read).IndexOf(needle);
+                found = index >= 0 ? at + index : -1;
+            }
+        }
+
+        File.Delete(file);
+        Assert.True(found >= 0, $"the OS disk served over NBD holds no /IRONCLAD.TXT with {marker.Replace('\n', ' ')}");
     }
 
     private Task<JsonElement> PhaseAsync(string phase, int seed, string certificates, CancellationToken cancellationToken) =>
