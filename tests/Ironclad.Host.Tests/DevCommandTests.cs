@@ -63,7 +63,8 @@ public sealed class DevCommandTests
         var mutual = NbdListener.CreateOptions(endPoint, NbdTls.Mutual, material.ServerCertificate, material.CaCertificate);
 
         Assert.Equal((NbdTlsMode.Off, null, null), (off.TlsMode, off.ServerCertificate, off.ClientCertificateAuthority));
-        Assert.Equal((NbdTlsMode.Required, material.ServerCertificate, null), (required.TlsMode, required.ServerCertificate, required.ClientCertificateAuthority));
+        // Required asks for an optional client certificate (a VM's), validated against the same CA.
+        Assert.Equal((NbdTlsMode.Required, material.ServerCertificate, material.CaCertificate), (required.TlsMode, required.ServerCertificate, required.ClientCertificateAuthority));
         Assert.Equal(7, required.QueueDepthMax);
         Assert.Equal(NbdTlsMode.RequiredWithClientCertificate, mutual.TlsMode);
         Assert.Same(material.CaCertificate, mutual.ClientCertificateAuthority);

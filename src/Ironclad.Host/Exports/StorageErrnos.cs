@@ -58,6 +58,14 @@ internal static class StorageErrnos
     public static NbdExportException ToException(ObjectDisposedException exception, ExportOperation operation, long offsetBytes, long lengthBytes) =>
         new(NbdErrno.ESHUTDOWN, Describe(operation, offsetBytes, lengthBytes, "export closed"), exception);
 
+    /// <summary>
+    /// A disk session the revocation monitor closed (the key or the access is gone): EPERM, the
+    /// client is no longer permitted to use the disk. The message names the operation only; the
+    /// reason (which names the key) stays in the inner exception for the server's log.
+    /// </summary>
+    public static NbdExportException ToException(Compute.Sessions.DiskSessionRevokedException exception, ExportOperation operation, long offsetBytes, long lengthBytes) =>
+        new(NbdErrno.EPERM, Describe(operation, offsetBytes, lengthBytes, "access to the disk was revoked"), exception);
+
     private static string Describe(ExportOperation operation, long offsetBytes, long lengthBytes, string reason) =>
         operation == ExportOperation.Flush
             ? $"flush failed: {reason}"

@@ -59,7 +59,8 @@ internal sealed class NbdListener : IHostedService, IAsyncDisposable
             ListenEndPoint = endPoint,
             TlsMode = tls.ToMode(),
             ServerCertificate = tls == NbdTls.Off ? null : serverCertificate,
-            ClientCertificateAuthority = tls == NbdTls.Mutual ? clientAuthority : null,
+            // Mutual demands a client certificate; required asks for an optional one (a VM's), so both get the CA.
+            ClientCertificateAuthority = tls == NbdTls.Off ? null : clientAuthority,
         };
         return queueDepthMax is { } depth ? options with { QueueDepthMax = depth } : options;
     }

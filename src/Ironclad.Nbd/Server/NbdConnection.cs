@@ -290,17 +290,35 @@ internal sealed partial class NbdConnection : IAsyncDisposable
 
         await ReplyAsync(NbdOption.StartTls, OptionReplyType.Ack, ReadOnlyMemory<byte>.Empty, cancellationToken);
         var stream = new SslStream(new NetworkStream(_socket, ownsSocket: false), leaveInnerStreamOpen: false);
+        // Mutual: a certificate chaining to the CA is demanded. Required with a CA: one is asked for but
+        // optional — none means an anonymous TLS client; one that does not chain to the CA (with
+        // clientAuth) fails the handshake. Only a validated certificate's subject reaches the catalog.
         var requireClientCertificate = _options.TlsMode == NbdTlsMode.RequiredWithClientCertificate;
+        var askForClientCertificate = requireClientCertificate || _options.ClientCertificateAuthority is not null;
+        var validated = false;
         try
         {
             await stream.AuthenticateAsServerAsync(
                 new SslServerAuthenticationOptions
                 {
                     ServerCertificate = _options.ServerCertificate,
-                    ClientCertificateRequired = requireClientCertificate,
+                    ClientCertificateRequired = askForClientCertificate,
                     EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
                     RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-                        !requireClientCertificate || ClientCertificateIsTrusted(certificate, errors),
+                    {
+                        if (!askForClientCertificate)
+                        {
+                            return true;
+                        }
+
+                        if (certificate is null || (errors & SslPolicyErrors.RemoteCertificateNotAvailable) != 0)
+                        {
+                            return !requireClientCertificate;
+                        }
+
+                        validated = ClientCertificateIsTrusted(certificate);
+                        return validated;
+                    },
                 },
                 cancellationToken);
         }
@@ -313,12 +331,12 @@ internal sealed partial class NbdConnection : IAsyncDisposable
 
         _transport = new TlsTransport(stream, _socket);
         _tls = true;
-        _clientSubject = stream.RemoteCertificate?.Subject;
+        _clientSubject = validated ? stream.RemoteCertificate?.Subject : null;
     }
 
-    private bool ClientCertificateIsTrusted(X509Certificate? presented, SslPolicyErrors errors)
+    private bool ClientCertificateIsTrusted(X509Certificate presented)
     {
-        if (presented is null || _options.ClientCertificateAuthority is null || (errors & SslPolicyErrors.RemoteCertificateNotAvailable) != 0)
+        if (_options.ClientCertificateAuthority is null)
         {
             return false;
         }

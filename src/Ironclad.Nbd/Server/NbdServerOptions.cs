@@ -10,7 +10,8 @@ public enum NbdTlsMode
     /// <summary>Plain NBD. Refused unless the listen address is loopback.</summary>
     Off,
 
-    /// <summary>FORCEDTLS: every option but STARTTLS and ABORT is answered NBD_REP_ERR_TLS_REQD until TLS is up.</summary>
+    /// <summary>FORCEDTLS: every option but STARTTLS and ABORT is answered NBD_REP_ERR_TLS_REQD until TLS is up.
+    /// With a ClientCertificateAuthority, a client certificate is optional but validated when presented.</summary>
     Required,
 
     /// <summary>FORCEDTLS and the client must present a certificate that chains to ClientCertificateAuthority.</summary>
@@ -26,7 +27,8 @@ public sealed record NbdServerOptions
     /// <summary>Certificate (with private key) presented after STARTTLS. Required unless TlsMode is Off.</summary>
     public X509Certificate2? ServerCertificate { get; init; }
 
-    /// <summary>CA that client certificates must chain to (RequiredWithClientCertificate).</summary>
+    /// <summary>CA that client certificates must chain to: demanded in RequiredWithClientCertificate; in Required,
+    /// asked for but optional (a presented certificate must chain to it, else the handshake fails).</summary>
     public X509Certificate2? ClientCertificateAuthority { get; init; }
 
     /// <summary>Requests in flight per connection; the server stops reading when it is reached.</summary>

@@ -8,9 +8,22 @@ internal sealed class MemoryCatalog : INbdExportCatalog
 {
     private readonly Lock _lock = new();
     private readonly List<(string Name, string? Description, MemoryExport Export)> _exports = [];
+    private readonly List<NbdClient> _openedBy = [];
 
     /// <summary>Runs before every Open (after the name was found); tests use it to hold the server inside NBD_OPT_GO.</summary>
     public Action<string>? BeforeOpen { get; set; }
+
+    /// <summary>Every client the server passed to Open, in order (what an export sees of its client).</summary>
+    public IReadOnlyList<NbdClient> OpenedBy
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _openedBy];
+            }
+        }
+    }
 
     public MemoryCatalog Add(string name, MemoryExport export, string? description = null)
     {
@@ -67,6 +80,7 @@ internal sealed class MemoryCatalog : INbdExportCatalog
         lock (_lock)
         {
             export = _exports.Where(e => e.Name == name).Select(e => e.Export).FirstOrDefault();
+            _openedBy.Add(client);
         }
 
         if (export is null)

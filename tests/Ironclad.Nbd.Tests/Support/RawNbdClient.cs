@@ -77,11 +77,19 @@ internal sealed class RawNbdClient : IAsyncDisposable
     public ulong NextCookie() => Interlocked.Increment(ref _nextCookie);
 
     /// <summary>After NBD_OPT_STARTTLS was acknowledged: runs the TLS handshake as client; everything after goes through it.</summary>
-    public async Task UpgradeToTlsAsync(X509Certificate2 trustedServerCertificate)
+    /// <param name="clientCertificate">Presented when the server asks for one (with its private key); null presents none.</param>
+    public async Task UpgradeToTlsAsync(X509Certificate2 trustedServerCertificate, X509Certificate2? clientCertificate = null)
     {
         var tls = new SslStream(_stream, leaveInnerStreamOpen: false, (_, certificate, _, _) => certificate is not null && certificate.GetCertHashString() == trustedServerCertificate.GetCertHashString());
         using var timeout = new CancellationTokenSource(Timeout);
-        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "localhost" }, timeout.Token);
+        await tls.AuthenticateAsClientAsync(
+            new SslClientAuthenticationOptions
+            {
+                TargetHost = "localhost",
+                ClientCertificates = clientCertificate is null ? null : [clientCertificate],
+                LocalCertificateSelectionCallback = clientCertificate is null ? null : (_, _, _, _, _) => clientCertificate,
+            },
+            timeout.Token);
         _stream = tls;
     }
 
