@@ -108,7 +108,6 @@ public sealed partial class VirtualMachineService : IVirtualMachineService, IVmD
             throw new ArmException(400, "InvalidParameter", $"{detached.Path}.toBeDetached is only for an existing VM: remove the data disk from the new VM instead.");
         }
 
-        var runtime = RequireRuntime();
         var context = new VmContext(request.VmId, request.SubscriptionId, request.ResourceGroup, request.Name, location, request.Caller, request.BaseUri,
             request.ScaleSetId is not null);
         var image = imageElement is { } i ? ResolveImage(i, context) : null;
@@ -132,6 +131,17 @@ public sealed partial class VirtualMachineService : IVirtualMachineService, IVmD
             {
                 disks.Add(await ProvisionAsync(context, data, image, made, cancellationToken));
             }
+        }
+        catch
+        {
+            await RollbackAsync(context, made);
+            throw;
+        }
+
+        IVmRuntime runtime;
+        try
+        {
+            runtime = RequireRuntime();
         }
         catch
         {
