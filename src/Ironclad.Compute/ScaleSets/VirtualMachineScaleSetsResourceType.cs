@@ -306,12 +306,13 @@ public sealed class VirtualMachineScaleSetsResourceType : IComputeResourceType
                 var text = instanceId.ToString(CultureInfo.InvariantCulture);
                 var vmId = InstanceVmId(set, text);
                 using var document = JsonDocument.Parse(ScaleSetModel.InstanceBody(set, text).ToJsonString());
+                // Recorded first: a VM whose start the key refused is kept (stopped) by the VM service, and must go too.
+                made.Add(vmId);
                 await Vms.CreateAsync(new VmCreateRequest(vmId, set.SubscriptionId, set.ResourceGroup, $"{set.Name}_{text}", document.RootElement.Clone(),
                     request.Caller, request.ApiVersion, request.BaseUri, set.Id, text), cancellationToken);
-                made.Add(vmId);
             }
         }
-        catch (Exception failure) when (made.Count > 0)
+        catch (Exception failure)
         {
             var rollbackFailures = new List<string>();
             foreach (var vmId in Enumerable.Reverse(made))
