@@ -17,8 +17,11 @@ namespace Ironclad.Sdk.Tests;
 public sealed partial class VirtualMachineRevocationSdkTests : IAsyncLifetime
 {
     private const int Chunk = 64 * 1024;
-    private const int Chunks = 7000;
+    private const int Chunks = 10000;
     private const long BeforeOffset = 900L << 20;
+
+    /// <summary>Key disabled → VM stopped, seen through the instance view (polled every 20 ms); the design aims at about a second.</summary>
+    private const int MaximumStopMilliseconds = 3000;
 
     private readonly SdkServer _server = new() { ExtraArguments = ["--vault-ports", "26520-26539"] };
     private readonly TempDirectory _scratch = new("ironclad-vm-revocation");
@@ -78,6 +81,8 @@ public sealed partial class VirtualMachineRevocationSdkTests : IAsyncLifetime
                 || result.CombinedOutput.Contains("failed", StringComparison.OrdinalIgnoreCase),
             $"qemu-io should report I/O errors after the revocation: {result.StandardError}\n{Tail(result.StandardOutput)}");
         Assert.NotEqual(0, result.ExitCode);
+
+        Assert.InRange(disabled.GetProperty("stoppedFromCallMs").GetInt32(), 0, MaximumStopMilliseconds);
 
         // The VM stopped because of the key, and says so.
         var view = disabled.GetProperty("view");
