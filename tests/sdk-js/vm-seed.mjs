@@ -1,6 +1,7 @@
 // The seed's VM scenario through @azure/arm-compute 25.1.1, in phases the C# test interleaves with
 // qemu-io / nbdcopy and a server restart (IRONCLAD_PHASE):
-//   create  vault (soft delete + purge protection), key, set, grant; a VM from a marketplace image with a
+//   create  vault (soft delete + purge protection), key, set, grant; the catalog through virtualMachineImages
+//           (publishers → offers → skus → versions → get); a VM from a marketplace image with a
 //           customer-key OS disk and an Empty customer-key data disk; its disks, instance view (running,
 //           NBD exports) and NBD credentials (PEMs written to IRONCLAD_CERT_DIR)
 //   stop    beginPowerOffAndWait → PowerState/stopped, no exports, disks still Attached
@@ -12,9 +13,9 @@
 //           Delete) and detaches the data disk (Unattached, managedBy null)
 // Env: IRONCLAD_RG, IRONCLAD_PREFIX, IRONCLAD_PHASE, IRONCLAD_CERT_DIR, IRONCLAD_SEED. Prints one JSON summary.
 import assert from "node:assert/strict";
-import { collect, compute, createEmptyDisk, expectRefusal, runCompute } from "./compute-common.mjs";
+import { LOCATION, collect, compute, createEmptyDisk, expectRefusal, runCompute } from "./compute-common.mjs";
 import {
-  MARKETPLACE, diskOrMissing, diskSummary, instanceView, issueNbdCredentials, nameOf, seedKeySetup, vmBody, vmPath,
+  MARKETPLACE, MINIMAL_IMAGE, diskOrMissing, diskSummary, instanceView, issueNbdCredentials, nameOf, seedKeySetup, vmBody, vmPath,
 } from "./vm-common.mjs";
 
 const rg = process.env.IRONCLAD_RG || "rg-vm";
@@ -41,9 +42,30 @@ function assertRunningWithExports(view, vmId, luns) {
   assert.deepEqual(names, expected, "the running VM exports its OS disk and each data disk");
 }
 
+/** The catalog as virtualMachineImages lists it: publisher → offer → sku → versions → one version's details. */
+async function marketplaceListing() {
+  const { publisher, offer, sku } = MARKETPLACE;
+  const names = list => list.map(r => r.name);
+  const publishers = names(await compute.virtualMachineImages.listPublishers(LOCATION));
+  assert.ok(publishers.includes(publisher) && publishers.includes(MINIMAL_IMAGE.publisher), `publishers: ${publishers}`);
+  const offers = names(await compute.virtualMachineImages.listOffers(LOCATION, publisher));
+  assert.ok(offers.includes(offer), `offers of ${publisher}: ${offers}`);
+  const skus = names(await compute.virtualMachineImages.listSkus(LOCATION, publisher, offer));
+  assert.ok(skus.includes(sku), `skus of ${offer}: ${skus}`);
+  const versions = await compute.virtualMachineImages.list(LOCATION, publisher, offer, sku);
+  assert.ok(versions.length >= 1, "at least one version");
+  for (const v of versions) assert.equal(v.location, LOCATION);
+  const newest = versions.map(v => v.name).sort((a, b) => a.localeCompare(b, "en", { numeric: true })).at(-1);
+  const image = await compute.virtualMachineImages.get(LOCATION, publisher, offer, sku, newest);
+  assert.equal(image.name, newest);
+  assert.equal(image.osDiskImage?.operatingSystem, "Linux");
+  return { publishers, offers, skus, versions: versions.map(v => v.name), newest };
+}
+
 const phases = {
   async create() {
     const { vault, key, set } = await seedKeySetup(rg, prefix);
+    const market = await marketplaceListing();
     const created = await compute.virtualMachines.beginCreateOrUpdateAndWait(rg, vm1, vmBody({
       image: MARKETPLACE, set, computerName: vm1,
       dataDisks: [{ lun: 0, createOption: "Empty", diskSizeGB: 1, managedDisk: { storageAccountType: "Premium_LRS", diskEncryptionSet: { id: set.id } } }],
@@ -70,6 +92,7 @@ const phases = {
     assert.equal(osDisk.createOption, "FromImage");
     assert.match(osDisk.imageId ?? "", /\/Publishers\/Canonical\/ArtifactTypes\/VMImage\/Offers\/ubuntu-24_04-lts\/Skus\/server\/Versions\//i);
     assert.equal(dataDisk.sizeGB, 1);
+    assert.ok(osDisk.imageId.endsWith(`/Versions/${market.newest}`), `"latest" resolves to the newest version ${market.newest}: ${osDisk.imageId}`);
 
     const view = await instanceView(rg, vm1);
     assertRunningWithExports(view, created.vmId, [0]);
@@ -77,7 +100,7 @@ const phases = {
     assert.equal(credentials.clientCertificateSubject, `CN=vm-${created.vmId}`);
     return {
       vmId: created.vmId, vmResourceId: created.id, keyId: key.id, keyName: key.name, vaultUri: vault.properties.vaultUri,
-      osDisk, dataDisk, view, credentials,
+      osDisk, dataDisk, view, credentials, market,
     };
   },
 
