@@ -5,6 +5,7 @@
 using System.Text.RegularExpressions;
 using Ironclad.Compute.Access;
 using Ironclad.Compute.DataKeys;
+using Ironclad.Compute.Marketplace;
 using Ironclad.ResourceManager.Providers;
 using Ironclad.Storage;
 
@@ -19,11 +20,13 @@ internal sealed partial class DiskServices
 
     private readonly Lazy<IDiskAccessGrants?> _grants;
     private readonly Lazy<IDataKeyService> _dataKeys;
+    private readonly Lazy<IMarketplaceImages?> _marketplace;
 
     public DiskServices(
         DiskDirectory directory, DiskVolumes volumes, DiskEncryptionPolicy encryption, Func<IDataKeyService> dataKeys,
-        Func<IDiskAccessGrants?> grants, TimeProvider time, int pageSize)
+        Func<IDiskAccessGrants?> grants, TimeProvider time, int pageSize, Func<IMarketplaceImages?>? marketplace = null)
     {
+        _marketplace = new Lazy<IMarketplaceImages?>(marketplace ?? (() => null));
         Directory = directory ?? throw new ArgumentNullException(nameof(directory));
         Volumes = volumes ?? throw new ArgumentNullException(nameof(volumes));
         Encryption = encryption ?? throw new ArgumentNullException(nameof(encryption));
@@ -48,6 +51,9 @@ internal sealed partial class DiskServices
 
     /// <summary>SAS grants (resolved on first use: the grants depend on the disk directory, not on these types).</summary>
     public IDiskAccessGrants? Grants => _grants.Value;
+
+    /// <summary>The built-in marketplace (resolved on first use; null when the server has none).</summary>
+    public IMarketplaceImages? Marketplace => _marketplace.Value;
 
     public TimeProvider Time { get; }
 

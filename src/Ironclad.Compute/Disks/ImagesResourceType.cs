@@ -413,6 +413,7 @@ public static class DiskResourceTypes
     /// <param name="directory">The one returned by <see cref="CreateDirectory"/>.</param>
     /// <param name="dataKeys">This and the other functions are called on first use, never while the types are built (no construction cycles).</param>
     /// <param name="grants">Resolved on first SAS request; null when the server has no SAS access.</param>
+    /// <param name="marketplace">Resolved on the first disk made from a platform image; null (or absent) when there is no marketplace.</param>
     public static IReadOnlyList<IComputeResourceType> Create(
         IDiskDirectory directory,
         VolumeStore volumes,
@@ -422,11 +423,12 @@ public static class DiskResourceTypes
         Func<Access.IDiskAccessGrants?> grants,
         ResourceManager.Rbac.Authorizer authorizer,
         TimeProvider time,
-        int pageSize)
+        int pageSize,
+        Func<Marketplace.IMarketplaceImages?>? marketplace = null)
     {
         var disks = directory as DiskDirectory ?? throw new ArgumentException($"Use the directory {nameof(CreateDirectory)} made.", nameof(directory));
         var services = new DiskServices(
-            disks, new DiskVolumes(volumes, dataKeys), new DiskEncryptionPolicy(encryptionSets, platformKeys, authorizer), dataKeys, grants, time, pageSize);
+            disks, new DiskVolumes(volumes, dataKeys), new DiskEncryptionPolicy(encryptionSets, platformKeys, authorizer), dataKeys, grants, time, pageSize, marketplace);
         return [new ImagesResourceType(services), ManagedDisksResourceType.Snapshots(services), ManagedDisksResourceType.Disks(services)];
     }
 }

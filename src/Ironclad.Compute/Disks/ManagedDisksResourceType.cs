@@ -1,6 +1,6 @@
 // Microsoft.Compute/disks and Microsoft.Compute/snapshots (one class, two instances: they share the
 // wire shape, the create options, encryption changes and SAS access). Create options: Empty, Copy
-// (disk or snapshot), FromImage, Upload for disks; Copy for snapshots. Invariant: every disk and
+// (disk or snapshot), FromImage (custom or platform image), Upload for disks; Copy for snapshots. Invariant: every disk and
 // snapshot has exactly one volume whose DEKs are wrapped as its `encryption` says; a failed request
 // leaves no volume and no wrapped DEK behind; DELETE destroys the wrapped DEKs (crypto-shredding).
 using System.Globalization;
@@ -9,6 +9,7 @@ using System.Text.Json.Nodes;
 using Ironclad.Compute.Access;
 using Ironclad.Compute.DataKeys;
 using Ironclad.Compute.KeyAccess;
+using Ironclad.Compute.Marketplace;
 using Ironclad.Identity;
 using Ironclad.ResourceManager.Ids;
 using Ironclad.ResourceManager.Providers;
@@ -270,14 +271,22 @@ public sealed class ManagedDisksResourceType : IComputeResourceType
         }
 
         var reference = JsonBody.OptionalObject(creationData, "imageReference", "properties.creationData")
-            ?? throw new ArmException(400, "InvalidParameter", "properties.creationData.imageReference is required for createOption FromImage: {\"id\": \"<image id>\", \"lun\": <data disk lun, omit for the OS disk>}.");
+            ?? throw new ArmException(400, "InvalidParameter",
+                "properties.creationData.imageReference is required for createOption FromImage: {\"id\": \"<image id>\", \"lun\": <data disk lun, omit for the OS disk>} " +
+                "with a Microsoft.Compute/images id or a platform image id (/Subscriptions/{sub}/Providers/Microsoft.Compute/Locations/{loc}/Publishers/{p}/ArtifactTypes/VMImage/Offers/{o}/Skus/{s}/Versions/{v}).");
         var imageId = JsonBody.OptionalString(reference, "id", "properties.creationData.imageReference")
-            ?? throw new ArmException(400, "InvalidParameter", "properties.creationData.imageReference.id is required: the id of a Microsoft.Compute/images resource.");
+            ?? throw new ArmException(400, "InvalidParameter", "properties.creationData.imageReference.id is required: the id of a Microsoft.Compute/images resource or of a platform (marketplace) image version.");
         var lun = JsonBody.OptionalInt64(reference, "lun", "properties.creationData.imageReference");
+        if (PlatformImageIds.TryParse(imageId, out _, out var imageLocation, out var platformReference))
+        {
+            return await CreateFromPlatformImageAsync(context, imageId, imageLocation, platformReference, lun, cancellationToken);
+        }
+
         if (!ResourceId.TryParse(imageId, out var parsed) || !parsed.ResourceType.Equals(ImagesResourceType.ResourceType, StringComparison.OrdinalIgnoreCase))
         {
             throw new ArmException(400, "InvalidParameter",
-                $"imageReference.id '{imageId}' is not a Microsoft.Compute/images id: marketplace (publisher/offer/sku) and gallery images are not available here; create a custom image from a disk or snapshot.");
+                $"imageReference.id '{imageId}' is neither a Microsoft.Compute/images id nor a platform image id " +
+                "(/Subscriptions/{sub}/Providers/Microsoft.Compute/Locations/{loc}/Publishers/{p}/ArtifactTypes/VMImage/Offers/{o}/Skus/{s}/Versions/{v}); gallery images are not available here.");
         }
 
         _services.Encryption.RequireLinkedAction(context.Request.Caller, $"{ImagesResourceType.ResourceType}/read", imageId);
@@ -304,11 +313,51 @@ public sealed class ManagedDisksResourceType : IComputeResourceType
             lun is null ? imageDisk.OsType : null, image.HyperVGeneration);
     }
 
-    /// <summary>Same encryption: an O(1) snapshot or clone sharing the source's DEKs. Another one: a re-encrypting copy.</summary>
-    private async Task MakeFromSourceAsync(
-        CreateContext context, Guid sourceVolumeId, DiskEncryption sourceEncryption, DiskEncryption encryption, long sizeBytes, CancellationToken cancellationToken)
+    /// <summary>
+    /// A disk from a built-in marketplace image: the image's volume in this region (generated on first use) is copied
+    /// re-encrypting under fresh DEKs and the requested encryption — never a clone, so no customer disk shares a DEK
+    /// with the public image.
+    /// </summary>
+    private async Task<Made> CreateFromPlatformImageAsync(
+        CreateContext context, string imageId, string imageLocation, MarketplaceImageReference reference, long? lun, CancellationToken cancellationToken)
     {
-        if (encryption.IsSameAs(sourceEncryption))
+        var marketplace = _services.Marketplace
+            ?? throw new ArmException(400, "InvalidParameter", $"imageReference.id '{imageId}' is a platform image, but this server has no marketplace images; use a Microsoft.Compute/images id.");
+        if (lun is not null)
+        {
+            throw new ArmException(400, "InvalidParameter",
+                $"The platform image '{imageId}' has no data disks (lun {lun}); omit imageReference.lun to make its OS disk.");
+        }
+
+        RequireSameRegion(imageLocation, imageId, context.Location);
+        var image = marketplace.Resolve(reference);
+        var encryption = Resolve(context, inherited: null);
+        var sizeBytes = TargetSize(context.SizeGb, image.SizeBytes, imageId);
+        MarketplaceVolume volume;
+        try
+        {
+            volume = await marketplace.GetVolumeAsync(image, context.Location, cancellationToken);
+        }
+        catch (KeyAccessException e)
+        {
+            throw DiskEncryptionPolicy.KeyError(e, $"generate the platform image '{image.Publisher}/{image.Offer}/{image.Sku}/{image.Version}' in region '{context.Location}'");
+        }
+
+        await MakeFromSourceAsync(context, volume.VolumeId, DiskEncryption.Platform, encryption, sizeBytes, cancellationToken, alwaysCopy: true);
+        var creation = new JsonObject
+        {
+            ["createOption"] = "FromImage",
+            ["imageReference"] = new JsonObject { ["id"] = PlatformImageIds.Format(context.Request.SubscriptionId, DiskEncryptionPolicy.Region(context.Location), image) },
+        };
+        return new Made(sizeBytes, DiskStates.Unattached, encryption, creation, image.OsType, image.HyperVGeneration);
+    }
+
+    /// <summary>Same encryption: an O(1) snapshot or clone sharing the source's DEKs. Another one (or <paramref name="alwaysCopy"/>): a re-encrypting copy.</summary>
+    private async Task MakeFromSourceAsync(
+        CreateContext context, Guid sourceVolumeId, DiskEncryption sourceEncryption, DiskEncryption encryption, long sizeBytes, CancellationToken cancellationToken,
+        bool alwaysCopy = false)
+    {
+        if (encryption.IsSameAs(sourceEncryption) && !alwaysCopy)
         {
             if (_kind == DiskResourceKind.Snapshot)
             {

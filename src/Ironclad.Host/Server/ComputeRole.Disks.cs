@@ -7,6 +7,7 @@ using Ironclad.Compute.Access;
 using Ironclad.Compute.DataKeys;
 using Ironclad.Compute.Disks;
 using Ironclad.Compute.EncryptionSets;
+using Ironclad.Compute.Marketplace;
 using Ironclad.Compute.Platform;
 using Ironclad.Metadata;
 using Ironclad.ResourceManager;
@@ -32,7 +33,8 @@ internal static partial class ComputeRole
             provider.GetService<IDiskAccessGrants>,
             provider.GetRequiredService<Authorizer>(),
             provider.GetRequiredService<TimeProvider>(),
-            provider.GetRequiredService<ResourceManagerOptions>().PageSize)));
+            provider.GetRequiredService<ResourceManagerOptions>().PageSize,
+            provider.GetService<IMarketplaceImages>)));
         foreach (var index in Enumerable.Range(0, 3))
         {
             services.AddSingleton<IComputeResourceType>(provider => provider.GetRequiredService<DiskTypes>().Types[index]);

@@ -41,6 +41,20 @@ public abstract class DiskServer : IAsyncLifetime
     public async ValueTask InitializeAsync() =>
         _server = await IroncladServer.StartAsync(DataDirectory, ["--vault-ports", VaultPorts], cancellationToken: TestContext.Current.CancellationToken);
 
+    /// <summary>
+    /// Stops the server and starts it again on the same data directory (what persists across restarts);
+    /// <paramref name="whileStopped"/> runs in between (e.g. a plaintext scan of the whole data directory).
+    /// </summary>
+    public async Task RestartAsync(Action? whileStopped = null)
+    {
+        var old = Server;
+        _server = null;
+        await old.StopAsync();
+        await old.DisposeAsync();
+        whileStopped?.Invoke();
+        _server = await IroncladServer.StartAsync(DataDirectory, ["--vault-ports", VaultPorts], cancellationToken: TestContext.Current.CancellationToken);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_server is not null)
