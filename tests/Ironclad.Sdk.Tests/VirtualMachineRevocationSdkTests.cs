@@ -5,7 +5,8 @@
 // The key is disabled through @azure/keyvault-keys: the VM goes to PowerState/stopped with a KeyAccess
 // status naming the key, qemu-io reports I/O errors, start is refused naming the key; the key is enabled
 // again, the VM starts, and every chunk up to the last acknowledged flush reads back intact, as does
-// data written and flushed before the loop.
+// data written and flushed before the loop. Then the same with the set identity's access policy removed
+// and added back (no writer this time).
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -113,6 +114,21 @@ public sealed partial class VirtualMachineRevocationSdkTests : IAsyncLifetime
         Assert.DoesNotContain("Pattern verification failed", check.CombinedOutput, StringComparison.Ordinal);
         Assert.True(ReadMarkers(check.StandardOutput).Count == lastFlushed + 1,
             Invariant($"every chunk up to the last flush ({lastFlushed + 1}) reads back (seed={seed}): {check.StandardError}\n{Tail(check.StandardOutput)}"));
+
+        // The same through the access policy: removed → stopped, start refused naming the key and the identity; back → running, data there.
+        var policy = await PhaseAsync("policy", seed, certificates, cancellationToken);
+        Assert.InRange(policy.GetProperty("stoppedFromCallMs").GetInt32(), 0, MaximumStopMilliseconds);
+        var policyStatus = policy.GetProperty("keyStatus");
+        Assert.True(policyStatus.ValueKind == JsonValueKind.Object, $"no KeyAccess/... status after the access policy was removed: {policy}");
+        Assert.StartsWith("KeyAccess/", policyStatus.GetProperty("code").GetString(), StringComparison.Ordinal);
+        var policyStart = policy.GetProperty("start");
+        Assert.False(policyStart.TryGetProperty("succeeded", out _), $"start with the access policy removed must be refused: {policyStart}");
+        ComputeSdkSupport.AssertNames("start with the access policy removed", policyStart.GetProperty("message").GetString()!, keyName,
+            policy.GetProperty("principalId").GetString()!);
+        data = VmExport.From(policy.GetProperty("view"), "/lun/0", certificates);
+        await AssertReadsAsync("data after the access policy came back", data, BeforeOffset, before, seed, cancellationToken);
+        await AssertReadsAsync("the last flushed chunk after the access policy came back", data, (long)lastFlushed * Chunk,
+            Enumerable.Repeat(values[lastFlushed], Chunk).ToArray(), seed, cancellationToken);
     }
 
     private Task<JsonElement> PhaseAsync(string phase, int seed, string certificates, CancellationToken cancellationToken) =>

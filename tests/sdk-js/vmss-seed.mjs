@@ -1,17 +1,21 @@
-// The seed's scale set through @azure/arm-compute 25.1.1: the customer-key setup, a Uniform scale set of
-// capacity 2 from a marketplace image with a customer-key OS disk and an Empty customer-key data disk
-// (beginCreateOrUpdateAndWait); virtualMachineScaleSetVMs.list shows each instance with its own disks,
-// which are real Attached disks of the group managed by the instance; an instance's instance view has
-// its NBD exports; scale out to 3 and in to 1 (beginUpdateAndWait sku.capacity: the highest ids go and
-// their disks are shredded); deleteInstances; delete (instances and disks gone).
-// Env: IRONCLAD_RG, IRONCLAD_PREFIX, IRONCLAD_SEED. Prints one JSON summary; throws on any mismatch.
+// The seed's scale set through @azure/arm-compute 25.1.1, in two phases (IRONCLAD_PHASE) around the C#
+// side's qemu-io on an instance's disk:
+//   create  the customer-key setup, a Uniform scale set of capacity 2 from a marketplace image with a
+//           customer-key OS disk and an Empty customer-key data disk (beginCreateOrUpdateAndWait);
+//           virtualMachineScaleSetVMs.list shows each instance with its own disks, real Attached disks of
+//           the group managed by the instance; instance views with NBD exports; instance 0's NBD
+//           credentials written to IRONCLAD_CERT_DIR
+//   scale   set-level powerOff/start of one instance; scale out to 3 and in to 1 (beginUpdateAndWait
+//           sku.capacity: the highest ids go and their disks are shredded); deleteInstances; delete.
+// Env: IRONCLAD_RG, IRONCLAD_PREFIX, IRONCLAD_PHASE, IRONCLAD_CERT_DIR, IRONCLAD_SEED. Prints one JSON summary.
 import assert from "node:assert/strict";
 import { collect, compute, runCompute } from "./compute-common.mjs";
-import { MINIMAL_IMAGE, armRequest, diskOrMissing, nameOf, rawBody, seedKeySetup, summarizeView, vmssPath } from "./vm-common.mjs";
+import { MINIMAL_IMAGE, diskOrMissing, issueNbdCredentials, nameOf, rawBody, seedKeySetup, summarizeView, vmssPath } from "./vm-common.mjs";
 
 const rg = process.env.IRONCLAD_RG || "rg-vmss";
 const prefix = process.env.IRONCLAD_PREFIX || "ss";
 const name = `${prefix}-set`;
+const certDir = process.env.IRONCLAD_CERT_DIR;
 
 const lower = s => String(s).toLowerCase();
 
@@ -41,7 +45,7 @@ async function instances(set) {
   return out.sort((a, b) => Number(a.instanceId) - Number(b.instanceId));
 }
 
-runCompute(async () => {
+async function create() {
   const { set } = await seedKeySetup(rg, prefix);
   const created = await compute.virtualMachineScaleSets.beginCreateOrUpdateAndWait(rg, name, {
     location: "eastus",
@@ -73,13 +77,22 @@ runCompute(async () => {
   const view0 = summarizeView(iv, rawBody(raw));
   assert.equal(view0.power, "PowerState/running", JSON.stringify(view0));
   assert.equal(view0.nbd?.exports?.length, 2, `instance 0 exports its OS and data disk: ${JSON.stringify(view0.nbd)}`);
-  const credentials = await armRequest("POST", `${vmssPath(rg, name)}/virtualMachines/0/issueNbdCredentials`, { validityInHours: 1 });
-  assert.equal(credentials.status, 200, `issueNbdCredentials on an instance: ${credentials.status}`);
-  assert.match(credentials.json.clientCertificateSubject, /^CN=vm-[0-9a-f-]{36}$/);
+  const credentials = await issueNbdCredentials(`${vmssPath(rg, name)}/virtualMachines/0`, certDir, 1);
+  assert.match(credentials.clientCertificateSubject, /^CN=vm-[0-9a-f-]{36}$/);
+  let raw1;
+  const iv1 = await compute.virtualMachineScaleSetVMs.getInstanceView(rg, name, "1", { onResponse: r => { raw1 = r; } });
+  const view1 = summarizeView(iv1, rawBody(raw1));
+  assert.notEqual(view1.nbd?.clientCertificateSubject, view0.nbd?.clientCertificateSubject, "each instance has its own certificate subject");
 
   // Scale-set instances are not in the VM lists.
   const vms = (await collect(compute.virtualMachines.list(rg))).map(v => v.name);
   assert.deepEqual(vms, []);
+  return { uniqueId: created.uniqueId, initial, view0, view1 };
+}
+
+async function scale() {
+  const set = await compute.diskEncryptionSets.get(rg, `${prefix}-des`);
+  const initial = await instances(set);
 
   // Power on one instance through the set.
   await compute.virtualMachineScaleSets.beginPowerOffAndWait(rg, name, { vmInstanceIDs: { instanceIds: ["1"] } });
@@ -123,7 +136,13 @@ runCompute(async () => {
   const sets = (await collect(compute.virtualMachineScaleSets.list(rg))).map(s => s.name);
   assert.deepEqual(sets, []);
   return {
-    uniqueId: created.uniqueId, initial, scaledOut: scaledOut.map(i => i.instanceId), scaledIn: scaledIn.map(i => i.instanceId),
-    afterRescale: again.map(i => i.instanceId), deletedInstance: newest.instanceId, view0,
+    scaledOut: scaledOut.map(i => i.instanceId), scaledIn: scaledIn.map(i => i.instanceId),
+    afterRescale: again.map(i => i.instanceId), deletedInstance: newest.instanceId,
   };
+}
+
+runCompute(async () => {
+  const phase = process.env.IRONCLAD_PHASE || "create";
+  if (phase === "create") assert.ok(certDir, "IRONCLAD_CERT_DIR is required");
+  return { phase, ...(phase === "create" ? await create() : await scale()) };
 });
