@@ -113,6 +113,23 @@ internal static partial class VmNbd
             Invariant($"{what}: {export} differs at byte {offset + mismatch} (expected 0x{(mismatch < expected.Length ? expected[mismatch] : 0):x2}, read 0x{(mismatch < actual.Length ? actual[mismatch] : 0):x2}) (seed={seed})"));
     }
 
+    /// <summary>
+    /// Asserts that qemu-io (and, with <paramref name="alsoNbdCopy"/>, nbdcopy) cannot open the export
+    /// because the server does not offer it to this client (NBD_REP_ERR_UNKNOWN), not for another reason.
+    /// </summary>
+    public static async Task AssertNotServedAsync(string what, VmExport export, CancellationToken cancellationToken, bool alsoNbdCopy = false)
+    {
+        var qemu = (await QemuIoAsync(export, ["read 0 4096"], cancellationToken)).EnsureFailure($"{what}: qemu-io must not open {export}");
+        Assert.True(qemu.CombinedOutput.Contains("Requested export not available", StringComparison.Ordinal),
+            $"{what}: qemu-io should be told the export is not available: {qemu.Describe()}");
+        if (alsoNbdCopy)
+        {
+            var copy = (await NbdCopy.RunAsync([export.LibnbdUri, "null:"], Timeout, cancellationToken: cancellationToken)).EnsureFailure($"{what}: nbdcopy must not read {export}");
+            Assert.True(copy.CombinedOutput.Contains("no export named", StringComparison.Ordinal),
+                $"{what}: nbdcopy should be told there is no such export: {copy.Describe()}");
+        }
+    }
+
     /// <summary>`nbdcopy FILE EXPORT`: the file's bytes at the start of the export.</summary>
     public static async Task CopyInAsync(string file, VmExport export, CancellationToken cancellationToken) =>
         (await NbdCopy.RunAsync([file, export.LibnbdUri], Timeout, cancellationToken: cancellationToken)).EnsureSuccess($"nbdcopy {file} into {export}");
