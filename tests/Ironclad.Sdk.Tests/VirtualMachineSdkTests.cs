@@ -112,6 +112,13 @@ public sealed class VirtualMachineSdkTests : IAsyncLifetime
         Assert.Equal(409, deleteAttached.GetProperty("statusCode").GetInt32());
         ComputeSdkSupport.AssertNames("deleting an attached disk", deleteAttached.GetProperty("message").GetString()!, "vm-e2e-2");
 
+        // ── A deallocated VM stays deallocated across a restart; the running one runs again, its data there.
+        await PhaseAsync("deallocate2", seed, certificates, cancellationToken);
+        await _server.RestartAsync(cancellationToken);
+        var status2 = await PhaseAsync("status2", seed, certificates, cancellationToken);
+        data = VmExport.From(status2.GetProperty("view"), "/lun/0", certificates);
+        await AssertReadsAsync("data disk, after a second restart", data, DataOffset, diskData, seed, cancellationToken);
+
         // ── Delete: OS disks shredded, the data disk detached and kept (with the data, at rest, encrypted).
         var deleted = await PhaseAsync("delete", seed, certificates, cancellationToken);
         ComputeSdkSupport.AssertNames("deleting a disk attached to a VM", deleted.GetProperty("deleteAttached").GetProperty("message").GetString()!, "vm-e2e-1");

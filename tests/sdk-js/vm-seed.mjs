@@ -9,6 +9,7 @@
 //   status  the instance view (after a server restart the VM must be running again)
 //   images  snapshot of the OS disk, a custom image from it, a second VM from the custom image (CMK OS
 //           disk); a data disk attached and detached by beginUpdateAndWait; lists
+//   deallocate2 / status2  the second VM deallocated; after another server restart the first runs, the second stays deallocated
 //   delete  an attached disk cannot be deleted; deleting the VMs shreds their OS disks (deleteOption
 //           Delete) and detaches the data disk (Unattached, managedBy null)
 // Env: IRONCLAD_RG, IRONCLAD_PREFIX, IRONCLAD_PHASE, IRONCLAD_CERT_DIR, IRONCLAD_SEED. Prints one JSON summary.
@@ -192,6 +193,23 @@ const phases = {
 
     const credentials = await issueNbdCredentials(vmPath(rg, vm2), certDir);
     return { vm2Id: second.vmId, image: image.id, snapshot: snapshot.id, os2, view: viewDetached, credentials, deleteAttached, extraAttached, extraDetached };
+  },
+
+  async deallocate2() {
+    await compute.virtualMachines.beginDeallocateAndWait(rg, vm2);
+    const view = await instanceView(rg, vm2);
+    assert.equal(view.power, "PowerState/deallocated");
+    return { view };
+  },
+
+  async status2() {
+    const first = await compute.virtualMachines.get(rg, vm1);
+    const view1 = await instanceView(rg, vm1);
+    assertRunningWithExports(view1, first.vmId, [0]);
+    const view2 = await instanceView(rg, vm2);
+    assert.equal(view2.power, "PowerState/deallocated", `a deallocated VM stays deallocated across a server restart: ${JSON.stringify(view2)}`);
+    assert.equal(view2.nbd, null);
+    return { view: view1, view2 };
   },
 
   async delete() {
