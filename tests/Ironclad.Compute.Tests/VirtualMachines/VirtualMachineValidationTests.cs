@@ -75,6 +75,8 @@ public sealed class VirtualMachineValidationTests(VmValidationServer server) : I
         Assert.DoesNotContain("Never-Stored-9f3k!", Encoding.UTF8.GetString(database), StringComparison.Ordinal);
 
         await server.ArmOkAsync(HttpMethod.Delete, $"{server.VmPath(group, "owner")}?{VmServer.VmApi}", expected: 200);
-        Assert.Equal(404, (await server.ArmAsync(HttpMethod.Get, $"{taken}?{DiskServer.DiskApi}")).Status);
+        // A data disk's deleteOption defaults to Detach: it stays, Unattached.
+        var kept = await server.ArmOkAsync(HttpMethod.Get, $"{taken}?{DiskServer.DiskApi}", expected: 200);
+        Assert.Equal("Unattached", kept.GetProperty("properties").GetProperty("diskState").GetString());
     }
 }
