@@ -88,12 +88,13 @@ public sealed class ScaleSetLifecycleTests(ScaleSetLifecycleServer server) : ICl
         await server.ArmOkAsync(HttpMethod.Post, $"{instance0}/deallocate?{Api}", expected: 200);
         Assert.Equal("PowerState/deallocated", ScaleSetServer.PowerState(await server.ArmOkAsync(HttpMethod.Get, $"{instance0}/instanceView?{Api}", expected: 200)));
 
-        // Set-level start for the named instances (body {"instanceIds"}), poweroff (the SDK's lower-case path) and restart for all.
+        // Set-level start for the named instances (body {"instanceIds"}), poweroff (the SDK's lower-case path), start and restart ("*") for all.
         await server.ArmOkAsync(HttpMethod.Post, $"{path}/start?{Api}", new JsonObject { ["instanceIds"] = new JsonArray("0") }, expected: 200);
         Assert.Equal("PowerState/running", ScaleSetServer.PowerState(await server.ArmOkAsync(HttpMethod.Get, $"{instance0}/instanceView?{Api}", expected: 200)));
         await server.ArmOkAsync(HttpMethod.Post, $"{path}/poweroff?{Api}", expected: 200);
         Assert.Equal(1, Count(await server.ArmOkAsync(HttpMethod.Get, $"{path}/instanceView?{Api}", expected: 200), "PowerState/stopped"));
-        await server.ArmOkAsync(HttpMethod.Post, $"{path}/restart?{Api}", expected: 200);
+        await server.ArmOkAsync(HttpMethod.Post, $"{path}/start?{Api}", expected: 200);
+        await server.ArmOkAsync(HttpMethod.Post, $"{path}/restart?{Api}", new JsonObject { ["instanceIds"] = new JsonArray("*") }, expected: 200);
         Assert.Equal("PowerState/running", ScaleSetServer.PowerState(await server.ArmOkAsync(HttpMethod.Get, $"{instance0}/instanceView?{Api}", expected: 200)));
         var (unknownStatus, unknown) = await server.ArmAsync(HttpMethod.Post, $"{path}/start?{Api}", new JsonObject { ["instanceIds"] = new JsonArray("0", "7") });
         Assert.Equal(404, unknownStatus);

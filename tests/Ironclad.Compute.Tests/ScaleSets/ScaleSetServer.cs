@@ -1,9 +1,12 @@
 // The real server the scale-set tests drive (the disk fixture's server, vault ports from the scale-set
 // range 26300-26349, one sub-range per fixture class), plus what the tests repeat: a customer-key set,
 // a custom image from a snapshot of an uploaded disk, a scale-set body, and reads of instances/disks.
+using System.Net.Http.Headers;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ironclad.Compute.Tests.Disks;
+using Ironclad.Testing.Processes;
 
 namespace Ironclad.Compute.Tests.ScaleSets;
 
@@ -38,6 +41,27 @@ public abstract class ScaleSetServer : DiskServer
             },
         }, expected: 201);
         return (setId, image.GetProperty("id").GetString()!, vaultId, vaultUri, principal);
+    }
+
+    /// <summary>Creates an RSA key that expires at <paramref name="expires"/> (wrapKey is refused from then on); returns its kid.</summary>
+    public async Task<string> CreateKeyAsync(Uri vaultUri, string name, DateTimeOffset expires)
+    {
+        var token = await TokenAsync(VaultScope);
+        using var http = CaTrust.CreateHttpClient(Server.Endpoints.CaCertificate, vaultUri);
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/keys/{name}/create?api-version=7.4")
+        {
+            Content = new StringContent(new JsonObject
+            {
+                ["kty"] = "RSA",
+                ["key_size"] = 2048,
+                ["attributes"] = new JsonObject { ["exp"] = expires.ToUnixTimeSeconds() },
+            }.ToJsonString(), Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await http.SendAsync(request, TestContext.Current.CancellationToken);
+        var text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        Assert.True(response.IsSuccessStatusCode, $"key create answered {(int)response.StatusCode}: {text}");
+        return JsonDocument.Parse(text).RootElement.GetProperty("key").GetProperty("kid").GetString()!;
     }
 
     /// <summary>The body the JS SDK sends for a scale set (arm-compute 25 virtualMachineScaleSetSerializer shape).</summary>
