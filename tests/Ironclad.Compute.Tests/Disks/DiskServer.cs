@@ -42,21 +42,17 @@ public abstract class DiskServer : IAsyncLifetime
         _server = await IroncladServer.StartAsync(DataDirectory, ["--vault-ports", VaultPorts], cancellationToken: TestContext.Current.CancellationToken);
 
     /// <summary>
-    /// Stops the server (SIGTERM, as an operator would), runs <paramref name="whileStopped"/> (e.g. a plaintext scan of the
-    /// data directory, whose files the server locks) and starts it again on it: new HTTPS and NBD ports, same vault ports.
+    /// Stops the server and starts it again on the same data directory (what persists across restarts);
+    /// <paramref name="whileStopped"/> runs in between (e.g. a plaintext scan of the whole data directory).
     /// </summary>
     public async Task RestartAsync(Action? whileStopped = null)
     {
-        if (_server is not null)
-        {
-            Assert.Equal(0, await _server.StopAsync());
-            await _server.DisposeAsync();
-            _server = null;
-        }
-
+        var old = Server;
+        _server = null;
+        await old.StopAsync();
+        await old.DisposeAsync();
         whileStopped?.Invoke();
-
-        await InitializeAsync();
+        _server = await IroncladServer.StartAsync(DataDirectory, ["--vault-ports", VaultPorts], cancellationToken: TestContext.Current.CancellationToken);
     }
 
     public async ValueTask DisposeAsync()
