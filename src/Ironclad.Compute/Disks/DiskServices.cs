@@ -6,6 +6,7 @@ using System.Text.RegularExpressions;
 using Ironclad.Compute.Access;
 using Ironclad.Compute.DataKeys;
 using Ironclad.Compute.Marketplace;
+using Ironclad.Compute.VirtualMachines;
 using Ironclad.ResourceManager.Providers;
 using Ironclad.Storage;
 
@@ -21,11 +22,16 @@ internal sealed partial class DiskServices
     private readonly Lazy<IDiskAccessGrants?> _grants;
     private readonly Lazy<IDataKeyService> _dataKeys;
     private readonly Lazy<IMarketplaceImages?> _marketplace;
+    private readonly Lazy<IVmDirectory?> _vms;
+    private readonly Lazy<IVmRuntime?> _runtime;
 
     public DiskServices(
         DiskDirectory directory, DiskVolumes volumes, DiskEncryptionPolicy encryption, Func<IDataKeyService> dataKeys,
-        Func<IDiskAccessGrants?> grants, TimeProvider time, int pageSize, Func<IMarketplaceImages?>? marketplace = null)
+        Func<IDiskAccessGrants?> grants, TimeProvider time, int pageSize, Func<IMarketplaceImages?>? marketplace = null,
+        Func<IVmDirectory?>? vms = null, Func<IVmRuntime?>? runtime = null)
     {
+        _vms = new Lazy<IVmDirectory?>(vms ?? (() => null));
+        _runtime = new Lazy<IVmRuntime?>(runtime ?? (() => null));
         _marketplace = new Lazy<IMarketplaceImages?>(marketplace ?? (() => null));
         Directory = directory ?? throw new ArgumentNullException(nameof(directory));
         Volumes = volumes ?? throw new ArgumentNullException(nameof(volumes));
@@ -54,6 +60,12 @@ internal sealed partial class DiskServices
 
     /// <summary>The built-in marketplace (resolved on first use; null when the server has none).</summary>
     public IMarketplaceImages? Marketplace => _marketplace.Value;
+
+    /// <summary>The VMs (images from a VM's disks), resolved on first use; null when the server has none.</summary>
+    public IVmDirectory? Vms => _vms.Value;
+
+    /// <summary>What runs now (an image is made only of a VM that does not run), resolved on first use.</summary>
+    public IVmRuntime? Runtime => _runtime.Value;
 
     public TimeProvider Time { get; }
 

@@ -115,14 +115,18 @@ public sealed class ImagesResourceType : IComputeResourceType
         var tags = JsonBody.Tags(body);
         var properties = JsonBody.OptionalObject(body, "properties", "body")
             ?? throw new ArmException(400, "InvalidParameter", "properties is required: an image needs properties.storageProfile.osDisk (or properties.sourceVirtualMachine).");
+        List<ImageDiskSpec> specs;
+        string? vmHyperV = null;
         if (JsonBody.Property(properties, "sourceVirtualMachine") is not null)
         {
-            throw new ArmException(400, "InvalidParameter",
-                "properties.sourceVirtualMachine is not supported yet: virtual machines do not exist in this server (issue 7 adds them). Make the image from a disk or snapshot with storageProfile.osDisk.managedDisk.id or .snapshot.id.");
+            (specs, vmHyperV) = SpecsOfVirtualMachine(request, properties);
+        }
+        else
+        {
+            specs = ParseSpecs(properties);
         }
 
-        var specs = ParseSpecs(properties);
-        var hyperV = Canonical(JsonBody.OptionalString(properties, "hyperVGeneration", "properties") ?? "V1", HyperVGenerations, "properties.hyperVGeneration");
+        var hyperV = Canonical(JsonBody.OptionalString(properties, "hyperVGeneration", "properties") ?? vmHyperV ?? "V1", HyperVGenerations, "properties.hyperVGeneration");
         var zoneResilient = JsonBody.OptionalObject(properties, "storageProfile", "properties") is { } profile
             && (JsonBody.OptionalBool(profile, "zoneResilient", "properties.storageProfile") ?? false);
 
@@ -228,6 +232,53 @@ public sealed class ImagesResourceType : IComputeResourceType
 
         return new ImageDiskRecord(volumeId, spec.Lun, spec.OsType, spec.OsState, spec.SourceKind, source.Id, sizeBytes,
             encryption.Type, encryption.EncryptionSetId, spec.Caching, spec.StorageAccountType);
+    }
+
+    /// <summary>
+    /// properties.sourceVirtualMachine: the image takes the VM's OS disk and its data disks at their luns (each a snapshot of
+    /// the disk, same encryption). The VM must not be running: a running VM's disks change under the copy.
+    /// </summary>
+    private (List<ImageDiskSpec> Specs, string? HyperVGeneration) SpecsOfVirtualMachine(ProviderRequest request, JsonElement properties)
+    {
+        if (JsonBody.HasProperty(properties, "storageProfile"))
+        {
+            throw new ArmException(400, "InvalidParameter",
+                "properties names both sourceVirtualMachine and storageProfile: give one — the VM (its disks are taken as they are) or the disks and snapshots.");
+        }
+
+        var vmId = JsonBody.OptionalIdReference(properties, "sourceVirtualMachine", "properties")
+            ?? throw new ArmException(400, "InvalidParameter", "properties.sourceVirtualMachine.id is required: the id of a stopped or deallocated virtual machine.");
+        const string VmType = ComputeProvider.Namespace + "/virtualMachines";
+        if (!ResourceId.TryParse(vmId, out var parsed) || !parsed.ResourceType.Equals(VmType, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArmException(400, "InvalidParameter", $"properties.sourceVirtualMachine.id '{vmId}' is not the id of a virtual machine ({VmType}).");
+        }
+
+        var vms = _services.Vms
+            ?? throw new ArmException(400, "InvalidParameter",
+                "properties.sourceVirtualMachine is not available: this server has no virtual machines. Make the image from a disk or snapshot with storageProfile.osDisk.managedDisk.id or .snapshot.id.");
+        _services.Encryption.RequireLinkedAction(request.Caller, $"{VmType}/read", vmId);
+        var vm = vms.Find(vmId) ?? throw new ArmException(404, "NotFound", $"The virtual machine '{vmId}' of properties.sourceVirtualMachine was not found.");
+        if (_services.Runtime?.Find(vm.VmId) is not null)
+        {
+            throw new ArmException(409, "OperationNotAllowed",
+                $"The virtual machine '{vm.Name}' is running: an image is made of a VM that does not run. Stop it (POST {vm.VmId}/powerOff) or deallocate it, then create the image.");
+        }
+
+        var os = vm.Disks.FirstOrDefault(d => d.Lun is null)
+            ?? throw new ArmException(400, "InvalidParameter", $"The virtual machine '{vm.Name}' has no OS disk to make an image of.");
+        var osRecord = _services.Store.Find(os.DiskId)
+            ?? throw new ArmException(409, "OperationNotAllowed", $"The OS disk '{os.DiskId}' of virtual machine '{vm.Name}' no longer exists.");
+        var specs = new List<ImageDiskSpec>
+        {
+            new($"properties.sourceVirtualMachine (OS disk '{os.DiskName}')", null, "managedDisk", os.DiskId, osRecord.OsType ?? "Linux", "Generalized", null, null, null, null),
+        };
+        foreach (var data in vm.Disks.Where(d => d.Lun is not null).OrderBy(d => d.Lun))
+        {
+            specs.Add(new ImageDiskSpec($"properties.sourceVirtualMachine (data disk '{data.DiskName}' at lun {data.Lun})", data.Lun, "managedDisk", data.DiskId, null, null, null, null, null, null));
+        }
+
+        return (specs, osRecord.HyperVGeneration);
     }
 
     private bool Delete(string id)
@@ -414,6 +465,8 @@ public static class DiskResourceTypes
     /// <param name="dataKeys">This and the other functions are called on first use, never while the types are built (no construction cycles).</param>
     /// <param name="grants">Resolved on first SAS request; null when the server has no SAS access.</param>
     /// <param name="marketplace">Resolved on the first disk made from a platform image; null (or absent) when there is no marketplace.</param>
+    /// <param name="vms">Resolved on the first image made from a VM (properties.sourceVirtualMachine); null when there are no VMs.</param>
+    /// <param name="runtime">Resolved with <paramref name="vms"/>: a running VM is refused as an image source.</param>
     public static IReadOnlyList<IComputeResourceType> Create(
         IDiskDirectory directory,
         VolumeStore volumes,
@@ -424,11 +477,13 @@ public static class DiskResourceTypes
         ResourceManager.Rbac.Authorizer authorizer,
         TimeProvider time,
         int pageSize,
-        Func<Marketplace.IMarketplaceImages?>? marketplace = null)
+        Func<Marketplace.IMarketplaceImages?>? marketplace = null,
+        Func<VirtualMachines.IVmDirectory?>? vms = null,
+        Func<VirtualMachines.IVmRuntime?>? runtime = null)
     {
         var disks = directory as DiskDirectory ?? throw new ArgumentException($"Use the directory {nameof(CreateDirectory)} made.", nameof(directory));
         var services = new DiskServices(
-            disks, new DiskVolumes(volumes, dataKeys), new DiskEncryptionPolicy(encryptionSets, platformKeys, authorizer), dataKeys, grants, time, pageSize, marketplace);
+            disks, new DiskVolumes(volumes, dataKeys), new DiskEncryptionPolicy(encryptionSets, platformKeys, authorizer), dataKeys, grants, time, pageSize, marketplace, vms, runtime);
         return [new ImagesResourceType(services), ManagedDisksResourceType.Snapshots(services), ManagedDisksResourceType.Disks(services)];
     }
 }

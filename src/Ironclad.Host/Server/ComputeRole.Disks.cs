@@ -1,7 +1,7 @@
 // Compute wiring, part Disks: the disks, snapshots and images resource types over one disk directory
 // (component "compute-disks" of the metadata database) and the volume store. Invariant: the directory
-// depends on nothing but the database, and the types resolve data keys, platform keys, sets
-// and SAS grants on first use, so those may depend on the directory (or on Resource Manager) without a cycle.
+// depends on nothing but the database, and the types resolve data keys, platform keys, sets,
+// SAS grants, marketplace images and VMs on first use, so those may depend on the directory (or on Resource Manager) without a cycle.
 using Ironclad.Compute;
 using Ironclad.Compute.Access;
 using Ironclad.Compute.DataKeys;
@@ -9,6 +9,7 @@ using Ironclad.Compute.Disks;
 using Ironclad.Compute.EncryptionSets;
 using Ironclad.Compute.Marketplace;
 using Ironclad.Compute.Platform;
+using Ironclad.Compute.VirtualMachines;
 using Ironclad.Metadata;
 using Ironclad.ResourceManager;
 using Ironclad.ResourceManager.Rbac;
@@ -34,7 +35,9 @@ internal static partial class ComputeRole
             provider.GetRequiredService<Authorizer>(),
             provider.GetRequiredService<TimeProvider>(),
             provider.GetRequiredService<ResourceManagerOptions>().PageSize,
-            provider.GetService<IMarketplaceImages>)));
+            provider.GetService<IMarketplaceImages>,
+            provider.GetService<IVmDirectory>,
+            provider.GetService<IVmRuntime>)));
         foreach (var index in Enumerable.Range(0, 3))
         {
             services.AddSingleton<IComputeResourceType>(provider => provider.GetRequiredService<DiskTypes>().Types[index]);

@@ -174,7 +174,7 @@ public sealed class PlatformKeyDiskTests(PlatformKeyDiskServer server) : IClassF
         Assert.Equal(400, badLun);
         Assert.Contains("luns [3]", Message(badLunBody), StringComparison.Ordinal);
 
-        // Images are immutable but for tags; a VM source is refused until VMs exist.
+        // Images are immutable but for tags; a VM source must exist (Marketplace/ImageFromVirtualMachineTests covers VM sources).
         var (changeStatus, _) = await server.ArmAsync(HttpMethod.Put, $"{imagePath}?{DiskServer.ImageApi}", new JsonObject
         {
             ["location"] = DiskServer.Location,
@@ -189,8 +189,8 @@ public sealed class PlatformKeyDiskTests(PlatformKeyDiskServer server) : IClassF
             ["location"] = DiskServer.Location,
             ["properties"] = new JsonObject { ["sourceVirtualMachine"] = new JsonObject { ["id"] = $"{server.GroupPath(group)}/providers/Microsoft.Compute/virtualMachines/vm1" } },
         });
-        Assert.Equal(400, vmStatus);
-        Assert.Contains("virtual machines do not exist", Message(vm), StringComparison.Ordinal);
+        Assert.Equal(404, vmStatus);
+        Assert.Contains("virtualMachines/vm1", Message(vm), StringComparison.Ordinal);
 
         await server.ArmOkAsync(HttpMethod.Delete, $"{imagePath}?{DiskServer.ImageApi}", expected: 200);
         await server.ArmOkAsync(HttpMethod.Get, $"{fromImage.GetProperty("id").GetString()}?{DiskServer.DiskApi}", expected: 200);

@@ -54,10 +54,14 @@ public sealed class MarketplaceServer : DiskServer
     }
 
     /// <summary>Reads the disk's first <paramref name="sizeBytes"/> through a Read SAS into a sparse file (the VHD footer is left out).</summary>
-    public async Task DownloadAsync(string diskPath, long sizeBytes, string file)
+    public Task DownloadAsync(string diskPath, long sizeBytes, string file) => DownloadAsync(this, diskPath, sizeBytes, file);
+
+    /// <inheritdoc cref="DownloadAsync(string, long, string)"/>
+    public static async Task DownloadAsync(DiskServer server, string diskPath, long sizeBytes, string file)
     {
-        var sas = await GrantAsync(diskPath, "Read");
-        using var blob = CaTrust.CreateHttpClient(Server.Endpoints.CaCertificate, Server.Endpoints.Url);
+        ArgumentNullException.ThrowIfNull(server);
+        var sas = await server.GrantAsync(diskPath, "Read");
+        using var blob = CaTrust.CreateHttpClient(server.Server.Endpoints.CaCertificate, server.Server.Endpoints.Url);
         blob.Timeout = TimeSpan.FromMinutes(5);
         await using (var output = new FileStream(file, FileMode.CreateNew, FileAccess.Write))
         {
@@ -81,7 +85,7 @@ public sealed class MarketplaceServer : DiskServer
             }
         }
 
-        await ArmOkAsync(HttpMethod.Post, $"{diskPath}/endGetAccess?{DiskApi}", expected: 200);
+        await server.ArmOkAsync(HttpMethod.Post, $"{diskPath}/endGetAccess?{DiskApi}", expected: 200);
     }
 }
 
