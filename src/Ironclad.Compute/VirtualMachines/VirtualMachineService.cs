@@ -108,6 +108,12 @@ public sealed partial class VirtualMachineService : IVirtualMachineService, IVmD
             throw new ArmException(400, "InvalidParameter", $"{detached.Path}.toBeDetached is only for an existing VM: remove the data disk from the new VM instead.");
         }
 
+        VmRequest.RequireNoIdForNewDisk(osDisk);
+        foreach (var data in dataDisks)
+        {
+            VmRequest.RequireNoIdForNewDisk(data);
+        }
+
         var context = new VmContext(request.VmId, request.SubscriptionId, request.ResourceGroup, request.Name, location, request.Caller, request.BaseUri,
             request.ScaleSetId is not null);
         var image = imageElement is { } i ? ResolveImage(i, context) : null;
@@ -294,6 +300,11 @@ public sealed partial class VirtualMachineService : IVirtualMachineService, IVmD
 
         var toDetach = current.Where(d => !wanted.ContainsKey(d.Lun!.Value)).ToList();
         var toAttach = wanted.Values.Where(w => current.All(c => c.Lun != w.Lun)).OrderBy(w => w.Lun).ToList();
+        foreach (var request in toAttach)
+        {
+            VmRequest.RequireNoIdForNewDisk(request);
+        }
+
         if (toAttach.FirstOrDefault(d => d.CreateOption == "FromImage") is { } fromImage)
         {
             throw new ArmException(400, "InvalidParameter",

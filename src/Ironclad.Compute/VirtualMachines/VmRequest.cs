@@ -86,6 +86,16 @@ internal static class VmRequest
     public static JsonElement? ImageReference(JsonElement storageProfile) =>
         JsonBody.OptionalObject(storageProfile, "imageReference", "properties.storageProfile");
 
+    /// <summary>A disk to make (Empty / FromImage) must not name an existing one (an echoed GET body may, for disks the VM has).</summary>
+    public static void RequireNoIdForNewDisk(VmDiskRequest request)
+    {
+        if (request.CreateOption != "Attach" && request.ManagedDiskId is not null)
+        {
+            throw new ArmException(400, "InvalidParameter",
+                $"{request.Path}.managedDisk.id names an existing disk, but createOption is {request.CreateOption}: use createOption Attach for it, or remove the id.");
+        }
+    }
+
     public static VmDiskRequest OsDisk(JsonElement storageProfile, bool hasImage)
     {
         const string Path = "properties.storageProfile.osDisk";
@@ -198,11 +208,6 @@ internal static class VmRequest
         if (sizeGb is { } gb && gb is < 1 or > DiskServices.MaxDiskSizeGb)
         {
             throw new ArmException(400, "InvalidParameter", $"{path}.diskSizeGB must be between 1 and {DiskServices.MaxDiskSizeGb} (GiB); it was {gb}.");
-        }
-
-        if (option != "Attach" && managedId is not null)
-        {
-            throw new ArmException(400, "InvalidParameter", $"{path}.managedDisk.id names an existing disk: use createOption Attach for it, or remove the id.");
         }
 
         return new VmDiskRequest(lun, option, JsonBody.OptionalString(disk, "name", path), sizeGb, managedId, storageAccountType, setId,

@@ -1,6 +1,13 @@
 // Compute wiring, part ScaleSets: the virtualMachineScaleSets type (Compute/ScaleSets).
 // Invariant: services here resolve their Compute collaborators on first use (Func<> / late lookup),
 // so nothing new closes the DI cycle through Resource Manager described in ComputeRole.Disks.cs.
+using Ironclad.Compute;
+using Ironclad.Compute.EncryptionSets;
+using Ironclad.Compute.ScaleSets;
+using Ironclad.Compute.VirtualMachines;
+using Ironclad.Metadata;
+using Ironclad.ResourceManager;
+using Ironclad.ResourceManager.Rbac;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Ironclad.Host.Server;
@@ -11,5 +18,12 @@ internal static partial class ComputeRole
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(settings);
+        services.AddSingleton<IComputeResourceType>(provider => new VirtualMachineScaleSetsResourceType(
+            provider.GetRequiredService<MetadataDatabase>(),
+            provider.GetService<IVirtualMachineService>,
+            provider.GetService<IEncryptionSetDirectory>,
+            provider.GetRequiredService<Authorizer>(),
+            provider.GetRequiredService<TimeProvider>(),
+            provider.GetRequiredService<ResourceManagerOptions>().PageSize));
     }
 }

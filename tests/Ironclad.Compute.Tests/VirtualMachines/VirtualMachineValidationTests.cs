@@ -70,6 +70,14 @@ public sealed class VirtualMachineValidationTests(VmValidationServer server) : I
         Assert.Equal(400, patchStatus);
         Assert.Equal("InvalidParameter", VmServer.ErrorCode(patchError));
 
+        // GET, add a data disk, PUT the whole body back (what SDK clients do): the echoed disks are kept, the new one attached.
+        var echoed = JsonNode.Parse((await server.ArmOkAsync(HttpMethod.Get, $"{server.VmPath(group, "owner")}?{VmServer.VmApi}", expected: 200)).GetRawText())!.AsObject();
+        echoed["properties"]!["storageProfile"]!["dataDisks"]!.AsArray().Add(VmServer.EmptyDataDisk(1, 1, setId));
+        var replaced = await server.ArmOkAsync(HttpMethod.Put, $"{server.VmPath(group, "owner")}?{VmServer.VmApi}", echoed, expected: 200);
+        Assert.Equal(taken, VmServer.DiskId(VmServer.DataDisk(replaced, 0)), ignoreCase: true);
+        Assert.Equal("Attached", (await server.ArmOkAsync(HttpMethod.Get, $"{VmServer.DiskId(VmServer.DataDisk(replaced, 1))}?{DiskServer.DiskApi}", expected: 200))
+            .GetProperty("properties").GetProperty("diskState").GetString());
+
         // The client's adminPassword was never stored.
         var database = await File.ReadAllBytesAsync(Path.Combine(server.DataDirectory, "metadata.db"), TestContext.Current.CancellationToken);
         Assert.DoesNotContain("Never-Stored-9f3k!", Encoding.UTF8.GetString(database), StringComparison.Ordinal);
