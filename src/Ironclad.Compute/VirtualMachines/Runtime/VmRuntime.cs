@@ -220,7 +220,9 @@ public sealed partial class VmRuntime : IVmRuntime, IAsyncDisposable
             VmStoppedByServer? record = null;
             try
             {
-                if (slot.Running is { } run && run.Disks.Exists(d => d.Disk.VolumeId == revocation.VolumeId))
+                // Only sessions the monitor really closed: a VM started again after access returned
+                // (new sessions on the same volume) is not stopped by a late-handled old revocation.
+                if (slot.Running is { } run && run.Disks.Exists(d => d.Disk.VolumeId == revocation.VolumeId && d.Session.RevokedReason is not null))
                 {
                     StopLocked(slot);
                     record = new VmStoppedByServer(run.Spec.VmId, code, revocation.Reason, _time.GetUtcNow());
