@@ -165,6 +165,30 @@ public sealed class ScaleSetLifecycleTests(ScaleSetLifecycleServer server) : ICl
         }
     }
 
+    [Fact]
+    public async Task A_scale_set_from_a_marketplace_image_gets_customer_key_os_disks_made_from_the_platform_image()
+    {
+        const string group = "rg-vmss-market";
+        var (setId, _, _, _, _) = await server.PrepareAsync(group, Seed + 2);
+        var path = server.ComputePath(group, "virtualMachineScaleSets", "edge");
+        var body = ScaleSetServer.ScaleSetBody(1, "unused", setId, setId);
+        body["properties"]!["virtualMachineProfile"]!["storageProfile"]!["imageReference"] =
+            new JsonObject { ["publisher"] = "Ironclad", ["offer"] = "minimal", ["sku"] = "v1", ["version"] = "latest" };
+        await server.ArmOkAsync(HttpMethod.Put, $"{path}?{Api}", body, expected: 201);
+
+        var instance = (await server.InstancesAsync(path)).Single();
+        var osDisk = await server.ArmOkAsync(HttpMethod.Get, $"{ScaleSetServer.DiskIdsOf(instance)[0]}?{DiskServer.DiskApi}", expected: 200);
+        var properties = osDisk.GetProperty("properties");
+        Assert.Equal("Attached", properties.GetProperty("diskState").GetString());
+        Assert.Equal(instance.GetProperty("id").GetString(), osDisk.GetProperty("managedBy").GetString(), ignoreCase: true);
+        Assert.Equal(setId, properties.GetProperty("encryption").GetProperty("diskEncryptionSetId").GetString(), ignoreCase: true);
+        Assert.Contains("/Publishers/Ironclad/ArtifactTypes/VMImage/Offers/minimal/Skus/v1/Versions/",
+            properties.GetProperty("creationData").GetProperty("imageReference").GetProperty("id").GetString(), StringComparison.OrdinalIgnoreCase);
+        Assert.Equal("PowerState/running", ScaleSetServer.PowerState(await server.ArmOkAsync(HttpMethod.Get, $"{instance.GetProperty("id").GetString()}/instanceView?{Api}", expected: 200)));
+        await server.ArmOkAsync(HttpMethod.Delete, $"{path}?{Api}", expected: 200);
+        Assert.Equal(404, (await server.ArmAsync(HttpMethod.Get, $"{osDisk.GetProperty("id").GetString()}?{DiskServer.DiskApi}")).Status);
+    }
+
     /// <summary>An instance of the set: its type, name and id, its own disks Attached to it under the set's encryption, and its instance view.</summary>
     private async Task AssertInstanceAsync(string setPath, JsonElement instance, string encryptionSetId)
     {
