@@ -1,7 +1,7 @@
 // What the server does to a VM by itself, seen through the VM resource: a VM from a marketplace image
 // (customer-key OS disk) is resumed after a server restart; a key disabled while it runs stops it, and
 // its instance view says why (KeyAccess/KeyDisabled naming the key) until the key is back and it starts;
-// deleting the resource group deletes the VM before its disks.
+// deleting the resource group deletes the VM before its disks; VM lists leave scale-set instances out.
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ironclad.Compute.Tests.Disks;
@@ -73,6 +73,18 @@ public sealed class VirtualMachineServerStopTests(VmServerStopServer server) : I
         var vm = await server.ArmOkAsync(HttpMethod.Put, $"{server.VmPath(group, "vm-doomed")}?{VmServer.VmApi}",
             VmServer.VmBody(imageId, null, VmServer.EmptyDataDisk(0, 1, null)), expected: 201);
         var osDiskId = VmServer.DiskId(VmServer.StorageProfile(vm).GetProperty("osDisk"));
+
+        // A scale-set instance is a VM too, but the VM lists show standalone VMs only.
+        await server.ArmOkAsync(HttpMethod.Put, $"{server.ComputePath(group, "virtualMachineScaleSets", "ss")}?{VmServer.VmApi}",
+            Ironclad.Compute.Tests.ScaleSets.ScaleSetServer.ScaleSetBody(1, imageId, null, null), expected: 201);
+        foreach (var scope in new[] { server.GroupPath(group), $"/subscriptions/{server.SubscriptionId}" })
+        {
+            var listed = await server.ArmOkAsync(HttpMethod.Get, $"{scope}/providers/Microsoft.Compute/virtualMachines?{VmServer.VmApi}", expected: 200);
+            var ids = listed.GetProperty("value").EnumerateArray().Select(v => v.GetProperty("id").GetString()!).ToList();
+            Assert.Contains(ids, id => id.EndsWith($"/resourceGroups/{group}/providers/Microsoft.Compute/virtualMachines/vm-doomed", StringComparison.OrdinalIgnoreCase));
+            Assert.DoesNotContain(ids, id => id.Contains("/virtualMachineScaleSets/", StringComparison.OrdinalIgnoreCase));
+            Assert.Single(ids, id => id.Contains($"/resourceGroups/{group}/", StringComparison.OrdinalIgnoreCase));
+        }
 
         var (status, _) = await server.ArmAsync(HttpMethod.Delete, $"{server.GroupPath(group)}?api-version=2025-04-01");
         Assert.True(status is 200 or 202, $"resource group delete answered {status}");
