@@ -8,7 +8,8 @@
 //   start   beginStartAndWait, beginDeallocateAndWait (deallocated), beginStartAndWait, beginRestartAndWait → running
 //   status  the instance view (after a server restart the VM must be running again)
 //   images  snapshot of the OS disk, a custom image from it, a second VM from the custom image (CMK OS
-//           disk); a data disk attached and detached by beginUpdateAndWait; lists
+//           disk); a data disk attached and detached by beginUpdateAndWait and by
+//           beginAttachDetachDataDisksAndWait; lists
 //   deallocate2 / status2  the second VM deallocated; after another server restart the first runs, the second stays deallocated
 //   delete  an attached disk cannot be deleted; deleting the VMs shreds their OS disks (deleteOption
 //           Delete) and detaches the data disk (Unattached, managedBy null)
@@ -185,6 +186,17 @@ const phases = {
     assert.equal(extraDetached.managedBy, null);
     const viewDetached = await instanceView(rg, vm2);
     assertRunningWithExports(viewDetached, second.vmId, []);
+
+    // The dedicated operation does the same: attach at the first free lun, then detach by disk id.
+    const viaAction = await compute.virtualMachines.beginAttachDetachDataDisksAndWait(rg, vm2, { dataDisksToAttach: [{ diskId: extra.id }] });
+    assert.deepEqual(viaAction.dataDisks.map(d => d.lun), [0]);
+    sameId(viaAction.dataDisks[0].managedDisk.id, extra.id);
+    assert.equal((await diskSummary(rg, extra.name)).diskState, "Attached");
+    assertRunningWithExports(await instanceView(rg, vm2), second.vmId, [0]);
+    const afterDetach = await compute.virtualMachines.beginAttachDetachDataDisksAndWait(rg, vm2, { dataDisksToDetach: [{ diskId: extra.id }] });
+    assert.deepEqual(afterDetach.dataDisks ?? [], []);
+    assert.equal((await diskSummary(rg, extra.name)).diskState, "Unattached");
+    assertRunningWithExports(await instanceView(rg, vm2), second.vmId, []);
 
     const inGroup = (await collect(compute.virtualMachines.list(rg))).map(v => v.name).sort();
     assert.deepEqual(inGroup, [vm1, vm2]);

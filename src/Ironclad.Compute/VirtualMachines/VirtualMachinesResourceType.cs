@@ -13,7 +13,7 @@ public sealed partial class VirtualMachinesResourceType : IComputeResourceType
 {
     public const string Name = "virtualMachines";
 
-    private static readonly string[] Actions = ["start", "powerOff", "deallocate", "restart", "issueNbdCredentials"];
+    private static readonly string[] Actions = ["start", "powerOff", "deallocate", "restart", "issueNbdCredentials", "attachDetachDataDisks"];
 
     private readonly VirtualMachineService _service;
     private readonly int _pageSize;
@@ -93,6 +93,11 @@ public sealed partial class VirtualMachinesResourceType : IComputeResourceType
                 return new ProviderResult(200, await _service.IssueNbdCredentialsAsync(id, request.Body, cancellationToken));
             }
 
+            if (action == "attachDetachDataDisks")
+            {
+                return new ProviderResult(200, await AttachDetachDataDisksAsync(request, id, cancellationToken));
+            }
+
             await _service.PowerAsync(id, action switch
             {
                 "start" => VmPowerAction.Start,
@@ -117,6 +122,79 @@ public sealed partial class VirtualMachinesResourceType : IComputeResourceType
             _service.DeleteAsync(id, caller, CancellationToken.None).GetAwaiter().GetResult();
 #pragma warning restore VSTHRD002
         }
+    }
+
+    /// <summary>
+    /// POST …/attachDetachDataDisks: {dataDisksToAttach:[{diskId, lun?, caching?, deleteOption?}], dataDisksToDetach:[{diskId}]}
+    /// becomes the same data-disk difference a PATCH applies (hot while running); answers the new storageProfile.
+    /// </summary>
+    private async Task<JsonObject> AttachDetachDataDisksAsync(ProviderRequest request, string id, CancellationToken cancellationToken)
+    {
+        var body = JsonBodyOf(request);
+        var current = _service.Render(id, withInstanceView: false)?["properties"]?["storageProfile"]?["dataDisks"]?.AsArray()
+            ?? throw new ArmException(404, "ResourceNotFound", $"The virtual machine '{id}' was not found.");
+        var disks = current.Select(d => new JsonObject
+        {
+            ["lun"] = d!["lun"]!.GetValue<int>(),
+            ["createOption"] = "Attach",
+            ["caching"] = d["caching"]?.GetValue<string>(),
+            ["deleteOption"] = d["deleteOption"]?.GetValue<string>(),
+            ["managedDisk"] = new JsonObject { ["id"] = d["managedDisk"]!["id"]!.GetValue<string>() },
+        }).ToList();
+
+        var toDetach = Disks.JsonBody.Property(body, "dataDisksToDetach");
+        var toAttach = Disks.JsonBody.Property(body, "dataDisksToAttach");
+        if (toDetach is null && toAttach is null)
+        {
+            throw new ArmException(400, "InvalidParameter", "Give dataDisksToAttach and/or dataDisksToDetach (arrays of {\"diskId\": \"<disk id>\"}).");
+        }
+
+        foreach (var (entry, index) in Entries(toDetach, "dataDisksToDetach"))
+        {
+            var diskId = RequireDiskId(entry, $"dataDisksToDetach[{index}]");
+            if (disks.RemoveAll(d => d["managedDisk"]!["id"]!.GetValue<string>().Equals(diskId, StringComparison.OrdinalIgnoreCase)) == 0)
+            {
+                throw new ArmException(400, "InvalidParameter", $"dataDisksToDetach[{index}].diskId '{diskId}' is not a data disk of '{id}'.");
+            }
+        }
+
+        foreach (var (entry, index) in Entries(toAttach, "dataDisksToAttach"))
+        {
+            var path = $"dataDisksToAttach[{index}]";
+            var diskId = RequireDiskId(entry, path);
+            if (Disks.JsonBody.Property(entry, "diskEncryptionSet") is { ValueKind: not System.Text.Json.JsonValueKind.Null })
+            {
+                throw new ArmException(400, "InvalidParameter",
+                    $"{path}.diskEncryptionSet is not taken here: an attached disk keeps the encryption it was created with. Change the disk's encryption on the disk (PATCH properties.encryption) while it is unattached.");
+            }
+
+            var lun = Disks.JsonBody.OptionalInt64(entry, "lun", path)
+                ?? Enumerable.Range(0, 64).First(l => disks.All(d => d["lun"]!.GetValue<int>() != l));
+            disks.Add(new JsonObject
+            {
+                ["lun"] = lun,
+                ["createOption"] = "Attach",
+                ["caching"] = Disks.JsonBody.OptionalString(entry, "caching", path),
+                ["deleteOption"] = Disks.JsonBody.OptionalString(entry, "deleteOption", path),
+                ["managedDisk"] = new JsonObject { ["id"] = diskId },
+            });
+        }
+
+        var patch = new JsonObject { ["properties"] = new JsonObject { ["storageProfile"] = new JsonObject { ["dataDisks"] = new JsonArray([.. disks]) } } };
+        var patched = await _service.PatchAsync(id, System.Text.Json.JsonSerializer.SerializeToElement(patch), request.Caller, request.BaseUri, cancellationToken);
+        return patched["properties"]?["storageProfile"]?.DeepClone().AsObject() ?? [];
+
+        static IEnumerable<(System.Text.Json.JsonElement Entry, int Index)> Entries(System.Text.Json.JsonElement? array, string name) =>
+            array switch
+            {
+                null or { ValueKind: System.Text.Json.JsonValueKind.Null } => [],
+                { ValueKind: System.Text.Json.JsonValueKind.Array } a => a.EnumerateArray().Select((e, i) => (e, i)),
+                _ => throw new ArmException(400, "InvalidParameter", $"{name} must be an array."),
+            };
+
+        static string RequireDiskId(System.Text.Json.JsonElement entry, string path) =>
+            Disks.JsonBody.OptionalString(entry, "diskId", path)
+            ?? throw new ArmException(400, "InvalidParameter", $"{path}.diskId is required: the id of a managed disk.");
     }
 
     private void RequireExisting(string id, string group, string name)
