@@ -71,6 +71,29 @@ public sealed class MetadataDatabase
         return connection;
     }
 
+    /// <summary>Runs a SELECT with named parameters on a fresh connection and maps each row.</summary>
+    public List<T> Query<T>(string sql, Func<SqliteDataReader, T> map, params (string Name, object? Value)[] parameters)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(sql);
+        ArgumentNullException.ThrowIfNull(map);
+        using var connection = OpenConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        var rows = new List<T>();
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            rows.Add(map(reader));
+        }
+
+        return rows;
+    }
+
     /// <summary>
     /// Brings <paramref name="component"/>'s tables to the last of <paramref name="migrations"/>:
     /// migration i (SQL) runs once, when the recorded version is below i + 1. Never edit a released

@@ -4,6 +4,7 @@
 // capacity shown is always the number of instances that exist; instance ids are never reused.
 using System.Globalization;
 using Ironclad.Metadata;
+using Microsoft.Data.Sqlite;
 
 namespace Ironclad.Compute.ScaleSets;
 
@@ -155,36 +156,21 @@ internal sealed class ScaleSetStore
         return command.ExecuteNonQuery() == 1;
     }
 
-    private List<ScaleSetRecord> Query(string sql, params (string Name, string Value)[] parameters)
-    {
-        using var connection = _database.OpenConnection();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
+    private List<ScaleSetRecord> Query(string sql, params (string Name, string Value)[] parameters) =>
+        _database.Query(sql, Read, [.. parameters.Select(p => (p.Name, (object?)p.Value))]);
 
-        var result = new List<ScaleSetRecord>();
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
-        {
-            result.Add(new ScaleSetRecord(
-                Id: reader.GetString(reader.GetOrdinal("id")),
-                SubscriptionId: Guid.Parse(reader.GetString(reader.GetOrdinal("subscription_id"))),
-                ResourceGroup: reader.GetString(reader.GetOrdinal("resource_group")),
-                Name: reader.GetString(reader.GetOrdinal("name")),
-                Location: reader.GetString(reader.GetOrdinal("location")),
-                TagsJson: reader.GetString(reader.GetOrdinal("tags")),
-                SkuName: reader.GetString(reader.GetOrdinal("sku_name")),
-                SkuTier: reader.IsDBNull(reader.GetOrdinal("sku_tier")) ? null : reader.GetString(reader.GetOrdinal("sku_tier")),
-                ZonesJson: reader.IsDBNull(reader.GetOrdinal("zones")) ? null : reader.GetString(reader.GetOrdinal("zones")),
-                PropertiesJson: reader.GetString(reader.GetOrdinal("properties")),
-                UniqueId: Guid.Parse(reader.GetString(reader.GetOrdinal("unique_id"))),
-                NextInstanceId: reader.GetInt64(reader.GetOrdinal("next_instance_id")),
-                TimeCreated: DateTimeOffset.Parse(reader.GetString(reader.GetOrdinal("time_created")), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind)));
-        }
-
-        return result;
-    }
+    private static ScaleSetRecord Read(SqliteDataReader reader) => new(
+            Id: reader.GetString(reader.GetOrdinal("id")),
+            SubscriptionId: Guid.Parse(reader.GetString(reader.GetOrdinal("subscription_id"))),
+            ResourceGroup: reader.GetString(reader.GetOrdinal("resource_group")),
+            Name: reader.GetString(reader.GetOrdinal("name")),
+            Location: reader.GetString(reader.GetOrdinal("location")),
+            TagsJson: reader.GetString(reader.GetOrdinal("tags")),
+            SkuName: reader.GetString(reader.GetOrdinal("sku_name")),
+            SkuTier: reader.IsDBNull(reader.GetOrdinal("sku_tier")) ? null : reader.GetString(reader.GetOrdinal("sku_tier")),
+            ZonesJson: reader.IsDBNull(reader.GetOrdinal("zones")) ? null : reader.GetString(reader.GetOrdinal("zones")),
+            PropertiesJson: reader.GetString(reader.GetOrdinal("properties")),
+            UniqueId: Guid.Parse(reader.GetString(reader.GetOrdinal("unique_id"))),
+            NextInstanceId: reader.GetInt64(reader.GetOrdinal("next_instance_id")),
+            TimeCreated: DateTimeOffset.Parse(reader.GetString(reader.GetOrdinal("time_created")), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind));
 }

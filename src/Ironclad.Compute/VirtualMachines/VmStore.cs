@@ -156,44 +156,29 @@ internal sealed class VmStore
         command.Parameters.AddWithValue("$stopTime", (object?)vm.StopTime?.ToString("o", CultureInfo.InvariantCulture) ?? DBNull.Value);
     }
 
-    private List<VmRecord> Query(string sql, params (string Name, string Value)[] parameters)
-    {
-        using var connection = _database.OpenConnection();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
+    private List<VmRecord> Query(string sql, params (string Name, string Value)[] parameters) =>
+        _database.Query(sql, Read, [.. parameters.Select(p => (p.Name, (object?)p.Value))]);
 
-        var result = new List<VmRecord>();
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
-        {
-            result.Add(new VmRecord(
-                Id: reader.GetString(reader.GetOrdinal("id")),
-                SubscriptionId: Guid.Parse(reader.GetString(reader.GetOrdinal("subscription_id"))),
-                ResourceGroup: reader.GetString(reader.GetOrdinal("resource_group")),
-                Name: reader.GetString(reader.GetOrdinal("name")),
-                Location: reader.GetString(reader.GetOrdinal("location")),
-                TagsJson: reader.GetString(reader.GetOrdinal("tags")),
-                VmUniqueId: Guid.Parse(reader.GetString(reader.GetOrdinal("vm_unique_id"))),
-                HardwareProfileJson: NullableString(reader, "hardware_profile"),
-                OsProfileJson: NullableString(reader, "os_profile"),
-                ExtraPropertiesJson: reader.GetString(reader.GetOrdinal("extra_properties")),
-                ImageReferenceJson: NullableString(reader, "image_reference"),
-                Disks: VmJsonContext.Deserialize(reader.GetString(reader.GetOrdinal("disks"))),
-                PowerState: reader.GetString(reader.GetOrdinal("power_state")),
-                StopCode: NullableString(reader, "stop_code"),
-                StopReason: NullableString(reader, "stop_reason"),
-                StopTime: NullableString(reader, "stop_time") is { } stop ? DateTimeOffset.Parse(stop, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind) : null,
-                ScaleSetId: NullableString(reader, "scale_set_id"),
-                InstanceId: NullableString(reader, "instance_id"),
-                TimeCreated: DateTimeOffset.Parse(reader.GetString(reader.GetOrdinal("time_created")), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind)));
-        }
-
-        return result;
-    }
+    private static VmRecord Read(SqliteDataReader reader) => new(
+            Id: reader.GetString(reader.GetOrdinal("id")),
+            SubscriptionId: Guid.Parse(reader.GetString(reader.GetOrdinal("subscription_id"))),
+            ResourceGroup: reader.GetString(reader.GetOrdinal("resource_group")),
+            Name: reader.GetString(reader.GetOrdinal("name")),
+            Location: reader.GetString(reader.GetOrdinal("location")),
+            TagsJson: reader.GetString(reader.GetOrdinal("tags")),
+            VmUniqueId: Guid.Parse(reader.GetString(reader.GetOrdinal("vm_unique_id"))),
+            HardwareProfileJson: NullableString(reader, "hardware_profile"),
+            OsProfileJson: NullableString(reader, "os_profile"),
+            ExtraPropertiesJson: reader.GetString(reader.GetOrdinal("extra_properties")),
+            ImageReferenceJson: NullableString(reader, "image_reference"),
+            Disks: VmJsonContext.Deserialize(reader.GetString(reader.GetOrdinal("disks"))),
+            PowerState: reader.GetString(reader.GetOrdinal("power_state")),
+            StopCode: NullableString(reader, "stop_code"),
+            StopReason: NullableString(reader, "stop_reason"),
+            StopTime: NullableString(reader, "stop_time") is { } stop ? DateTimeOffset.Parse(stop, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind) : null,
+            ScaleSetId: NullableString(reader, "scale_set_id"),
+            InstanceId: NullableString(reader, "instance_id"),
+            TimeCreated: DateTimeOffset.Parse(reader.GetString(reader.GetOrdinal("time_created")), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind));
 
     private static string? NullableString(SqliteDataReader reader, string column)
     {
