@@ -76,7 +76,11 @@ public interface IVmDiskExports
 
 /// <summary>A VM's NBD client credentials: what qemu's tls-creds-x509 (dir with ca-cert.pem, client-cert.pem, client-key.pem) and libnbd need.</summary>
 /// <param name="PrivateKeyPem">The client key: returned once, never stored or logged by the server.</param>
-public sealed record VmNbdCredentials(string Subject, string CaCertificatePem, string CertificatePem, string PrivateKeyPem, DateTimeOffset ExpiresOn);
+public sealed record VmNbdCredentials(string Subject, string CaCertificatePem, string CertificatePem, string PrivateKeyPem, DateTimeOffset ExpiresOn)
+{
+    /// <summary>Names the certificate only: the record's generated text would carry the private key into any log or error it reached.</summary>
+    public override string ToString() => $"VmNbdCredentials {{ Subject = {Subject}, ExpiresOn = {ExpiresOn:o} }}";
+}
 
 /// <summary>Issues per-VM client certificates from the server's CA (implemented by the host, which holds the CA).</summary>
 public interface IVmNbdCredentialIssuer
